@@ -1,0 +1,261 @@
+"""Strict YAML → typed dataclass loading, dotted overrides and dumping.
+
+Every config error names the file, the dotted key and what is allowed, so a typo in a
+200-trial study fails in the first second instead of after an hour of compute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import types
+import typing
+from pathlib import Path
+from typing import Any, Literal, TypeVar, get_args, get_origin
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config value is unknown, mistyped or out of range."""
+
+    def __init__(self, source: str, key: str, message: str):
+        self.source, self.key = source, key
+        super().__init__(f"{source}: {key or '<root>'}: {message}")
+
+
+def bounded(default: Any, lo: float | None = None, hi: float | None = None, *,
+            lo_open: bool = False, hi_open: bool = False, **kwargs: Any) -> Any:
+    """A dataclass field with a numeric range checked at load time."""
+    meta = {"range": (lo, hi, lo_open, hi_open)}
+    if isinstance(default, (list, dict)):
+        return dataclasses.field(default_factory=lambda: type(default)(default), metadata=meta, **kwargs)
+    return dataclasses.field(default=default, metadata=meta, **kwargs)
+
+
+def range_text(lo, hi, lo_open, hi_open) -> str:
+    left = "(" if lo_open or lo is None else "["
+    right = ")" if hi_open or hi is None else "]"
+    return f"{left}{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}{right}"
+
+
+def _in_range(value: float, spec) -> bool:
+    lo, hi, lo_open, hi_open = spec
+    if lo is not None and (value < lo or (lo_open and value == lo)):
+        return False
+    if hi is not None and (value > hi or (hi_open and value == hi)):
+        return False
+    return True
+
+
+def _convert(value: Any, tp: Any, source: str, key: str) -> Any:
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _convert(value, option, source, key)
+            except ConfigError as exc:
+                errors.append(str(exc).rsplit(": ", 1)[-1])
+        raise ConfigError(source, key, f"expected {_type_name(tp)}, got {value!r}")
+    if origin is Literal:
+        allowed = get_args(tp)
+        if value not in allowed:
+            raise ConfigError(source, key, f"must be one of {list(allowed)}, got {value!r}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(source, key, f"expected a mapping, got {value!r}")
+        return _build(tp, value, source, key)
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(source, key, f"expected a list, got {value!r}")
+        (item_tp, *_) = get_args(tp) or (Any,)
+        items = [_convert(v, item_tp, source, f"{key}[{i}]") for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(source, key, f"expected a mapping, got {value!r}")
+        _, val_tp = get_args(tp) or (Any, Any)
+        return {str(k): _convert(v, val_tp, source, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(source, key, f"expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(source, key, f"expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(source, key, f"expected a string, got {value!r}")
+        return value
+    raise ConfigError(source, key, f"unsupported config type {tp!r}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _build(cls: type[T], data: dict, source: str, prefix: str = "") -> T:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
+        raise ConfigError(source, key, f"unknown key; allowed keys here: {sorted(fields)}")
+    kwargs = {}
+    for name, value in data.items():
+        key = f"{prefix}.{name}" if prefix else name
+        converted = _convert(value, hints[name], source, key)
+        spec = fields[name].metadata.get("range")
+        if spec is not None and converted is not None:
+            values = converted if isinstance(converted, (list, tuple)) else [converted]
+            for v in values:
+                if not _in_range(v, spec):
+                    raise ConfigError(source, key, f"{v!r} is outside the allowed range {range_text(*spec)}")
+        kwargs[name] = converted
+    try:
+        obj = cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(source, prefix, str(exc)) from None
+    check = getattr(obj, "check", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as exc:
+            raise ConfigError(source, prefix, str(exc)) from None
+    return obj
+
+
+def from_dict(cls: type[T], data: dict | None, source: str = "<dict>") -> T:
+    """Build a dataclass tree from plain data, validating every key."""
+    return _build(cls, dict(data or {}), source)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`a.b.c=value` → ("a.b.c", yaml-parsed value)."""
+    if "=" not in text:
+        raise ConfigError("--set", text, "expected KEY=VALUE with a dotted key")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError("--set", text, "empty key")
+    return key, yaml.safe_load(raw) if raw.strip() else ""
+
+
+def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], cls: type | None = None) -> dict:
+    """Apply dotted overrides to a nested dict (copying the dicts it touches)."""
+    items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
+    out = _deep_copy(data)
+    for key, value in items:
+        if cls is not None:
+            _check_key_exists(cls, key)
+        node = out
+        parts = key.split(".")
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def _check_key_exists(cls: type, dotted: str) -> None:
+    tp: Any = cls
+    for i, part in enumerate(dotted.split(".")):
+        if not dataclasses.is_dataclass(tp):
+            break
+        hints = typing.get_type_hints(tp)
+        if part not in hints:
+            walked = ".".join(dotted.split(".")[: i + 1])
+            raise ConfigError("--set", walked, f"unknown key; allowed keys here: {sorted(hints)}")
+        tp = hints[part]
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
+            tp = args[0]
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(str(path), "", "file not found")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), "", f"invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), "", "top level must be a mapping")
+    return data
+
+
+def load(cls: type[T], path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> T:
+    """Load a YAML file into `cls`, apply `--set` overrides, validate everything."""
+    data = read_yaml(path) if path else {}
+    if overrides:
+        data = apply_overrides(data, overrides, cls)
+    source = str(path) if path else "<defaults>"
+    if overrides:
+        source += " (with --set overrides)"
+    return from_dict(cls, data, source)
+
+
+def to_dict(obj: Any) -> Any:
+    """Dataclass tree → plain YAML-safe data."""
+    if dataclasses.is_dataclass(obj):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def dump_yaml(obj: Any) -> str:
+    return yaml.safe_dump(to_dict(obj), sort_keys=False)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write via a temp file + rename so readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def save(obj: Any, path: str | os.PathLike) -> Path:
+    """Write the resolved config next to an output (store, run, study, export)."""
+    return atomic_write_text(path, dump_yaml(obj))
+
+
+def replace_dotted(obj: T, values: dict[str, Any], source: str = "<params>") -> T:
+    """A new validated config with dotted keys replaced (used by study trials)."""
+    data = apply_overrides(to_dict(obj), values, type(obj))
+    return from_dict(type(obj), data, source)

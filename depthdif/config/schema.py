@@ -1,0 +1,224 @@
+"""The typed configuration tree of an experiment (data, model, diffusion, training, …).
+
+YAML files, `--set` overrides and study search spaces all use the dotted names of these
+fields (e.g. `model.ambient_occlusion.further_drop_prob`). Ranges are checked at load.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from .loader import bounded
+
+EOChannel = Literal["sst", "sss", "adt"]
+
+
+@dataclass
+class DataConfig:
+    """Which store to read and how to cut batches from its patch index."""
+
+    store: str = "data/demo.zarr"
+    eo_channels: list[EOChannel] = field(default_factory=lambda: ["sst"])
+    batch_size: int = bounded(8, 1)
+    num_workers: int = bounded(0, 0)
+    # Fraction of observed profiles (columns) withheld from the input and scored in evaluation.
+    withheld_fraction: float = bounded(0.2, 0.0, 1.0, hi_open=True)
+    withheld_seed: int = 1234
+    # Cap on the number of validation patches scored by sampling (a fixed, deterministic subset).
+    val_subset: int = bounded(16, 1)
+
+    def check(self) -> None:
+        if not self.eo_channels:
+            raise ValueError("eo_channels: at least one EO channel is required")
+        if len(set(self.eo_channels)) != len(self.eo_channels):
+            raise ValueError(f"eo_channels: duplicates in {self.eo_channels}")
+
+
+@dataclass
+class UNetConfig:
+    """Conditional UNet denoiser; every skip connection is used."""
+
+    base_channels: int = bounded(32, 4)
+    channel_mults: list[int] = bounded([1, 2, 2], 1)
+    num_res_blocks: int = bounded(1, 1, 4)
+    attention_levels: list[int] = bounded([2], 0)  # indices into channel_mults
+    attention_heads: int = bounded(4, 1)
+    time_embed_dim: int = bounded(128, 8)
+    dropout: float = bounded(0.0, 0.0, 1.0, hi_open=True)
+    groups: int = bounded(8, 1)
+
+    def check(self) -> None:
+        if not self.channel_mults:
+            raise ValueError("channel_mults: must not be empty")
+        bad = [i for i in self.attention_levels if i >= len(self.channel_mults)]
+        if bad:
+            raise ValueError(f"attention_levels: {bad} not < len(channel_mults)={len(self.channel_mults)}")
+
+
+@dataclass
+class AmbientOcclusionConfig:
+    """Seed 000: train on a further-corrupted mask Ã = B ⊙ A, score on S = A ⊙ Y."""
+
+    enabled: bool = False
+    further_drop_prob: float = bounded(0.25, 0.0, 1.0, hi_open=True)
+    min_kept_observed_pixels: int = bounded(1, 0)
+    shared_spatial_mask: bool = True
+    apply_further_corruption_to_noisy_branch: bool = True
+    require_x0_parameterization: bool = True
+
+
+@dataclass
+class ConditionConfig:
+    """What the denoiser is conditioned on besides the sparse input and its per-depth mask."""
+
+    include_eo: bool = True
+    include_land_mask: bool = True
+
+
+@dataclass
+class ModelConfig:
+    model_type: Literal["cond_px_dif", "latent_cond_dif"] = "cond_px_dif"
+    unet: UNetConfig = field(default_factory=UNetConfig)
+    condition: ConditionConfig = field(default_factory=ConditionConfig)
+    ambient_occlusion: AmbientOcclusionConfig = field(default_factory=AmbientOcclusionConfig)
+
+
+@dataclass
+class DiffusionConfig:
+    timesteps: int = bounded(1000, 2)
+    schedule: Literal["linear", "cosine"] = "cosine"
+    beta_start: float = bounded(1e-4, 0.0, 1.0, lo_open=True, hi_open=True)
+    beta_end: float = bounded(0.02, 0.0, 1.0, lo_open=True, hi_open=True)
+    parameterization: Literal["x0", "epsilon"] = "x0"
+
+    def check(self) -> None:
+        if self.schedule == "linear" and self.beta_end <= self.beta_start:
+            raise ValueError("beta_end must be > beta_start for the linear schedule")
+
+
+@dataclass
+class SamplingConfig:
+    sampler: Literal["ddpm", "ddim"] = "ddim"
+    steps: int = bounded(20, 1)
+    eta: float = bounded(0.0, 0.0, 1.0)
+    posterior_variance: Literal["beta", "beta_tilde"] = "beta_tilde"
+    ensemble_size: int = bounded(1, 1)
+    clip: float | None = bounded(None, 0.0, lo_open=True)  # no clipping by default
+    ambient_mode: Literal["dense", "fixed_mask"] = "dense"
+    seed: int = 0
+
+
+@dataclass
+class EMAConfig:
+    enabled: bool = True
+    decay: float = bounded(0.999, 0.0, 1.0, hi_open=True)
+    warmup_steps: int = bounded(100, 0)  # decay ramps as min(decay, (1+n)/(10+n)) until then
+
+
+@dataclass
+class FaultInjectionConfig:
+    """Testing only: crash a worker once at a global step (recovery must be proven)."""
+
+    crash_at_step: int | None = bounded(None, 0)
+    nan_at_step: int | None = bounded(None, 0)
+    marker_dir: str | None = None  # where the "already crashed once" marker lives
+
+
+@dataclass
+class TrainingConfig:
+    seed: int = 0
+    lr: float = bounded(2e-4, 0.0, lo_open=True)
+    weight_decay: float = bounded(0.0, 0.0)
+    lr_schedule: Literal["constant", "cosine"] = "cosine"
+    warmup_steps: int = bounded(0, 0)
+    grad_clip: float | None = bounded(1.0, 0.0, lo_open=True)
+    max_epochs: int = bounded(10, 1)
+    limit_train_batches: int | None = bounded(None, 1)
+    limit_val_batches: int | None = bounded(None, 1)
+    val_every_n_epochs: int = bounded(1, 1)
+    checkpoint_every_n_epochs: int = bounded(1, 1)
+    max_failures: int = bounded(0, 0)
+    precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
+    fault_injection: FaultInjectionConfig = field(default_factory=FaultInjectionConfig)
+
+
+@dataclass
+class AELossConfig:
+    recon_l1_weight: float = bounded(0.0, 0.0)
+    recon_l2_weight: float = bounded(1.0, 0.0)
+    masked_only: bool = True
+
+    def check(self) -> None:
+        if self.recon_l1_weight == 0 and self.recon_l2_weight == 0:
+            raise ValueError("recon_l1_weight and recon_l2_weight cannot both be 0")
+
+
+@dataclass
+class AETrainingConfig:
+    lr: float = bounded(1e-3, 0.0, lo_open=True)
+    batch_size: int = bounded(16, 1)
+    max_epochs: int = bounded(20, 1)
+
+
+@dataclass
+class AEConfig:
+    """Seed 003: depth-band autoencoder (kernel_size 1 = per-column profile codec)."""
+
+    kernel_size: Literal[1, 3] = 1
+    in_channels: int | None = bounded(None, 1)  # None: taken from the store; else must match it
+    latent_channels: int = bounded(12, 1)
+    spatial_downsample: Literal[1, 2, 4] = 1
+    encoder_hidden: list[int] = bounded([64, 96, 128], 1)
+    decoder_hidden: list[int] = bounded([128, 96, 64], 1)
+    loss: AELossConfig = field(default_factory=AELossConfig)
+    training: AETrainingConfig = field(default_factory=AETrainingConfig)
+
+
+@dataclass
+class LatentConfig:
+    """Latent conditional diffusion on a (frozen by default) autoencoder."""
+
+    ae_checkpoint: str | None = None  # a Lightning checkpoint or an export folder
+    freeze: Literal["full", "partial", "none"] = "full"
+
+
+@dataclass
+class EvaluationConfig:
+    max_depth_m: float = bounded(2000.0, 0.0, lo_open=True)
+    depth_bands_m: list[float] = bounded([0.0, 100.0, 500.0, 2000.0], 0.0)
+
+
+@dataclass
+class RayConfig:
+    """How a training run is placed on Ray (local runtime unless an address is given)."""
+
+    address: str | None = None
+    num_workers: int = bounded(1, 0)  # 0 = Ray Train local mode (in-process, for tests)
+    cpus_per_worker: float = bounded(1.0, 0.0, lo_open=True)
+    gpus_per_worker: float = bounded(0.0, 0.0)
+    storage_path: str = "runs"
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything one training run needs; written as resolved YAML into every run dir."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    ema: EMAConfig = field(default_factory=EMAConfig)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    ae: AEConfig = field(default_factory=AEConfig)
+    latent: LatentConfig = field(default_factory=LatentConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+    def check(self) -> None:
+        amb = self.model.ambient_occlusion
+        if amb.enabled and amb.require_x0_parameterization and self.diffusion.parameterization != "x0":
+            raise ValueError(
+                "model.ambient_occlusion.enabled with require_x0_parameterization needs "
+                f"diffusion.parameterization: x0 (got {self.diffusion.parameterization!r})"
+            )
