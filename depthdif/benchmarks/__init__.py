@@ -1,0 +1,1 @@
+"""Benchmark scripts (`python -m depthdif.benchmarks.<area>`); each rewrites its section of BENCHMARKS.md."""

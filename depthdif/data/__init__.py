@@ -1,0 +1,1 @@
+"""depthdif.data: gridded Zarr ocean store, patch index, datasets, synthetic ocean, ingest."""

@@ -1,0 +1,1 @@
+"""depthdif.train"""
