@@ -1,10 +1,42 @@
-"""`depthdif predict` commands."""
+"""`depthdif predict --export DIR --store STORE --out PRED.zarr`: an export folder → gridded field."""
 
 from __future__ import annotations
 
-from depthdif.commands.common import not_ready
+import argparse
+
+SPLITS = ("all", "train", "val", "test")
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("predict", help="predict commands")
-    parser.set_defaults(handler=not_ready("predict"))
+    parser = sub.add_parser(
+        "predict", help="reconstruct a store's gridded temperature with an exported model",
+        description="Samples every window of the split with the exported model (K seeded members), "
+                    "de-normalizes, stitches windows with a Hann taper and writes temperature_mean and "
+                    "temperature_spread (time, depth, lat, lon; degC; NaN where uncovered, land or below "
+                    "the sea floor) as Zarr. Needs only the export folder, never the study directory.")
+    parser.add_argument("--export", required=True, metavar="DIR", help="an export folder (trial_<id>/)")
+    parser.add_argument("--store", required=True, metavar="STORE", help="a depthdif Zarr store")
+    parser.add_argument("--out", required=True, metavar="PRED.zarr", help="output Zarr (written atomically)")
+    parser.add_argument("--split", choices=SPLITS, default="all",
+                        help="windows to reconstruct: every window of the patch index (all) or one split")
+    parser.add_argument("--samples", type=int, default=None, metavar="K",
+                        help="ensemble members per window (default: the export's sampling.ensemble_size)")
+    parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: the export's sampling.seed)")
+    parser.add_argument("--batch-size", type=int, default=8, help="windows per sampling batch (part of the seeding)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.set_defaults(handler=run_predict)
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from depthdif.export import ExportError
+    from depthdif.predict import predict_export
+
+    try:
+        out = predict_export(args.export, args.store, args.out, split=args.split, samples=args.samples,
+                             seed=args.seed, batch_size=args.batch_size, overwrite=args.overwrite,
+                             progress=args.progress)
+    except ExportError as exc:
+        raise ValueError(str(exc)) from None
+    print(f"wrote {out}")
+    return 0

@@ -122,7 +122,10 @@ class FaultInjectionConfig:
 
     crash_at_step: int | None = bounded(None, 0)
     nan_at_step: int | None = bounded(None, 0)
-    marker_dir: str | None = None  # where the "already crashed once" marker lives
+    marker_dir: str | None = None  # where the "already crashed once" marker lives (None: run dir)
+    crash_rank: int = bounded(0, 0)  # which worker rank crashes (ranks >= world size never crash)
+    # Each rank appends the patch_ids it trains/validates on per epoch under this dir (shard proof).
+    record_patch_ids_dir: str | None = None
 
 
 @dataclass
@@ -138,6 +141,7 @@ class TrainingConfig:
     limit_val_batches: int | None = bounded(None, 1)
     val_every_n_epochs: int = bounded(1, 1)
     checkpoint_every_n_epochs: int = bounded(1, 1)
+    checkpoints_to_keep: int = bounded(2, 1)  # newest kept (the latest is always kept)
     max_failures: int = bounded(0, 0)
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
     fault_injection: FaultInjectionConfig = field(default_factory=FaultInjectionConfig)
@@ -181,12 +185,38 @@ class LatentConfig:
 
     ae_checkpoint: str | None = None  # a Lightning checkpoint or an export folder
     freeze: Literal["full", "partial", "none"] = "full"
+    # Weight of the AE reconstruction loss added to the diffusion loss when freeze is not "full".
+    recon_weight: float = bounded(1.0, 0.0)
+
+
+@dataclass
+class BaselinesConfig:
+    """Classical baselines (IDW, OI, EO regression, OI on EO regression); distances in pixels."""
+
+    idw_power: float = bounded(2.0, 0.0, lo_open=True)
+    idw_max_neighbours: int = bounded(16, 1)
+    # OI hyper-parameters are chosen per depth level by marginal likelihood over this grid.
+    oi_length_scales_px: list[float] = bounded([1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0], 0.0, lo_open=True)
+    oi_noise_ratios: list[float] = bounded([0.01, 0.03, 0.1, 0.3, 1.0], 0.0, lo_open=True)
+    # Training patches read to fit baselines (a seeded subset when the split is larger).
+    fit_max_samples: int = bounded(64, 1)
+    fit_seed: int = 0
+
+    def check(self) -> None:
+        if not self.oi_length_scales_px or not self.oi_noise_ratios:
+            raise ValueError("oi_length_scales_px and oi_noise_ratios must not be empty")
 
 
 @dataclass
 class EvaluationConfig:
     max_depth_m: float = bounded(2000.0, 0.0, lo_open=True)
     depth_bands_m: list[float] = bounded([0.0, 100.0, 500.0, 2000.0], 0.0)
+    baselines: BaselinesConfig = field(default_factory=BaselinesConfig)
+
+    def check(self) -> None:
+        edges = self.depth_bands_m
+        if len(edges) < 2 or any(hi <= lo for lo, hi in zip(edges[:-1], edges[1:])):
+            raise ValueError(f"depth_bands_m: need at least 2 strictly increasing edges, got {edges}")
 
 
 @dataclass

@@ -1,0 +1,95 @@
+"""Argo-like floats for the synthetic ocean: smooth curved drift tracks and profile sampling.
+
+Real floats park at ~1000 dbar and drift a few km per day, surfacing every ~10 days with a
+profile from ~2000 dbar (some shallower: older floats, shelf seas, early surfacing). We mimic that:
+each float moves along a track whose heading turns at a slowly varying rate, bounces off
+coasts and the basin edge, and profiles once per store time step down to a random maximum depth
+(mostly ~2000 m), never below the sea floor, with Gaussian sensor noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from depthdif.data.profiles import make_profiles
+
+
+@dataclass
+class FloatSpec:
+    """How many floats, how they move and what they measure."""
+
+    obs_fraction: float = 0.01          # floats per ocean pixel (= profiles per pixel per time step)
+    speed_px: tuple[float, float] = (1.0, 3.0)   # drift per time step, pixels
+    turn_rad: float = 0.35              # max turning rate per time step (radians)
+    deep_fraction: float = 0.8          # share of profiles reaching ~2000 m
+    deep_range_m: tuple[float, float] = (1900.0, 2050.0)
+    shallow_range_m: tuple[float, float] = (300.0, 1500.0)
+    sensor_noise_c: float = 0.01        # degC (Argo: ~0.002 instrument + representativeness)
+
+
+def n_floats(ocean: np.ndarray, obs_fraction: float) -> int:
+    return max(1, int(round(obs_fraction * int(ocean.sum()))))
+
+
+def float_tracks(ocean: np.ndarray, ntime: int, count: int, spec: FloatSpec,
+                 rng: np.random.Generator) -> np.ndarray:
+    """Positions (ntime, count, 2) as fractional (row, col) pixels, always on an ocean cell."""
+    h, w = ocean.shape
+    wet = np.argwhere(ocean)
+    start = wet[rng.integers(0, len(wet), count)] + rng.uniform(-0.4, 0.4, (count, 2))
+    heading = rng.uniform(0, 2 * np.pi, count)
+    turn = rng.uniform(-spec.turn_rad, spec.turn_rad, count)
+    speed = rng.uniform(*spec.speed_px, count)
+    pos = np.empty((ntime, count, 2))
+    pos[0] = start
+    for t in range(1, ntime):
+        turn = np.clip(turn + rng.normal(0, spec.turn_rad / 4, count), -spec.turn_rad, spec.turn_rad)
+        heading = heading + turn
+        step = speed[:, None] * np.stack([np.sin(heading), np.cos(heading)], axis=1)
+        proposal = pos[t - 1] + step
+        cell = np.rint(proposal).astype(int)
+        inside = (cell[:, 0] >= 0) & (cell[:, 0] < h) & (cell[:, 1] >= 0) & (cell[:, 1] < w)
+        ok = inside.copy()
+        ok[inside] = ocean[cell[inside, 0], cell[inside, 1]]
+        # Blocked floats stay put and turn around (a coast or the basin edge).
+        pos[t] = np.where(ok[:, None], proposal, pos[t - 1])
+        heading = np.where(ok, heading, heading + np.pi + rng.uniform(-0.5, 0.5, count))
+    return pos
+
+
+def max_depths(count: int, spec: FloatSpec, rng: np.random.Generator) -> np.ndarray:
+    """Profile bottom depth in metres: mostly ~2000 m, the rest shallower."""
+    deep = rng.random(count) < spec.deep_fraction
+    return np.where(deep, rng.uniform(*spec.deep_range_m, count), rng.uniform(*spec.shallow_range_m, count))
+
+
+def sample_profiles(y: np.ndarray, y_valid: np.ndarray, depth: np.ndarray, times: np.ndarray,
+                    lat: np.ndarray, lon: np.ndarray, spec: FloatSpec, seed: int) -> pd.DataFrame:
+    """Fly floats over the true field y (T, D, H, W) and return the profile table.
+
+    A profile measures every level from the surface down to its max depth that lies above the
+    sea floor (y_valid), with N(0, sensor_noise_c) noise.
+    """
+    rng = np.random.default_rng([seed, 7])
+    ntime, _, h, w = y.shape
+    ocean = y_valid[0, 0]
+    count = n_floats(ocean, spec.obs_fraction)
+    tracks = float_tracks(ocean, ntime, count, spec, rng)
+    t_idx = np.repeat(np.arange(ntime), count)
+    rows, cols = tracks[..., 0].ravel(), tracks[..., 1].ravel()
+    iy, ix = np.rint(rows).astype(np.int64), np.rint(cols).astype(np.int64)
+    columns = y[t_idx, :, iy, ix]               # (N, D)
+    measured = y_valid[t_idx, :, iy, ix] & (depth[None, :] <= max_depths(t_idx.size, spec, rng)[:, None])
+    temp = columns + rng.normal(0, spec.sensor_noise_c, columns.shape)
+    dlat = float(np.median(np.diff(lat))) if lat.size > 1 else 0.0
+    dlon = float(np.median(np.diff(lon))) if lon.size > 1 else 0.0
+    platform = np.tile(np.array([f"9{seed % 100:02d}{i:04d}" for i in range(count)]), ntime)
+    return make_profiles(
+        platform=platform, time=times[t_idx],
+        lat=lat[0] + rows * dlat, lon=lon[0] + cols * dlon,
+        temp=np.where(measured, temp, np.nan), mask=measured,
+        time_index=t_idx, iy=iy, ix=ix, source=f"synthetic(seed={seed})",
+    )

@@ -1,0 +1,361 @@
+"""The gridded Zarr ocean store: write it atomically, open it safely, read windows fast.
+
+Layout of a store directory (Zarr v3 written through xarray, consolidated metadata):
+  y, x, x_valid_mask, y_valid_mask   (time, depth, lat, lon)   float32 degC / bool
+  eo, eo_valid_mask                  (time, eo_channel, lat, lon)
+  land_mask                          (lat, lon)                bool, true on LAND
+  patch_index.parquet, profiles.parquet, normalization.json, config.yaml, .depthdif_complete
+Chunks are (1 time, all depths, chunk x chunk), so a window reads one chunk per variable when
+the chunk is a multiple of the patch stride. Every chunk is written, even all-NaN ones, so a
+missing chunk file is detectable on open (zarr would silently return the fill value).
+
+Argo-only stores (no GLORYS target) have no `y` / `y_valid_mask`: the dataset then returns y = 0
+and y_valid_mask = 0, and only the ambient-occlusion objective can train on them (the seed's point:
+learning from sparse observations alone). Their normalization comes from the observations x.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+import zarr
+
+from depthdif import __version__
+from depthdif.config.loader import atomic_write_text, dump_yaml, to_dict
+from depthdif.data import schema as S
+from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache, read_chunked_window
+from depthdif.data.index import SplitSpec, build_patch_index, coverage_mask
+from depthdif.data.normalization import Normalization, RunningStats
+from depthdif.data.profiles import validate_profiles
+from depthdif.data.store_validation import validate_dataset
+
+DEFAULT_CHUNK = 64
+_ZARR_META = "zarr.json"
+
+
+class StoreError(ValueError):
+    """A store is incomplete, damaged or not a depthdif store; the message names the path."""
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+def write_store(ds: xr.Dataset, out: str | Path, *, profiles: pd.DataFrame | None = None,
+                patch_size: int = 32, stride: int | None = None, max_land_fraction: float = 0.5,
+                split: SplitSpec | None = None, chunks: dict | None = None,
+                provenance: dict | None = None, config: Any = None, overwrite: bool = False,
+                progress: bool = True) -> Path:
+    """Validate `ds`, build the patch index and statistics, write the store atomically.
+
+    ds holds the variables of depthdif/data/schema.py on dims (time, depth, lat, lon),
+    (time, eo_channel, lat, lon) and (lat, lon); y / y_valid_mask may be absent (Argo-only).
+    Nothing is written to `out` until everything is ready: the store is assembled in a sibling
+    temp dir, the completion marker is written last, then the dir is renamed into place. An
+    existing store is refused unless overwrite, and even then it is moved aside only after the
+    new one is complete (so an error never damages it).
+    """
+    out = Path(out)
+    _refuse_existing(out, overwrite)
+    ds = validate_dataset(ds)
+    if profiles is not None:
+        validate_profiles(profiles, ds.sizes["depth"], where="profiles")
+    stride = stride or patch_size
+    split = split or SplitSpec()
+    observed = ds[S.X_MASK].values.any(axis=1)
+    land = ds[S.LAND].values.astype(bool)
+    index = build_patch_index(land, observed, patch_size=patch_size, stride=stride,
+                              max_land_fraction=max_land_fraction, split=split)
+    if not (index["split"] == "train").any():
+        raise ValueError(f"{out}: no train windows (grid {land.shape}, patch_size {patch_size}, "
+                         f"max_land_fraction {max_land_fraction}); use smaller patches or more ocean")
+    index = _add_window_metadata(index, ds)
+    normalization = compute_normalization(ds, index)
+    chunk = _chunk_size(chunks, ds)
+    settings = {"patch_size": patch_size, "stride": stride, "max_land_fraction": max_land_fraction,
+                "split": to_dict(split), "chunk": chunk}
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_arrays(_with_attrs(ds, provenance, settings), tmp, chunk, progress)
+        index.to_parquet(tmp / S.PATCH_INDEX_FILE, index=False)
+        if profiles is not None:
+            profiles.to_parquet(tmp / S.PROFILES_FILE, index=False)
+        atomic_write_text(tmp / S.NORMALIZATION_FILE, json.dumps(normalization.to_dict(), indent=1))
+        atomic_write_text(tmp / S.CONFIG_FILE, dump_yaml({"store": settings, "generator": to_dict(config),
+                                                          "provenance": provenance or {}}))
+        (tmp / S.COMPLETE_MARKER).write_text(dt.datetime.now(dt.timezone.utc).isoformat() + "\n")
+        _swap_into_place(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _refuse_existing(out: Path, overwrite: bool) -> None:
+    if not out.exists():
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out}: output already exists; pass overwrite (--overwrite) to replace it")
+    looks_like_store = (out / S.COMPLETE_MARKER).exists() or (out / _ZARR_META).exists()
+    if out.is_file() or (any(out.iterdir()) and not looks_like_store):
+        raise FileExistsError(f"{out}: exists and is not a depthdif store; refusing to overwrite it")
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished store into place; an old store is moved aside first, deleted last."""
+    old = None
+    if out.exists():
+        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        os.replace(out, old)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if old is not None:
+            os.replace(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _chunk_size(chunks: dict | None, ds: xr.Dataset) -> int:
+    size = int((chunks or {}).get("lat", (chunks or {}).get("chunk", DEFAULT_CHUNK)))
+    if size < 1:
+        raise ValueError(f"chunks: chunk edge must be >= 1, got {size}")
+    return size
+
+
+def _add_window_metadata(index: pd.DataFrame, ds: xr.Dataset) -> pd.DataFrame:
+    """Patch centre lat/lon and time (days since 1970-01-01) per row, for the batch metadata."""
+    lat, lon = ds["lat"].values.astype(np.float64), ds["lon"].values.astype(np.float64)
+    centre = index["size"].to_numpy() / 2 - 0.5
+    index["lat"] = np.interp(index["y0"].to_numpy() + centre, np.arange(lat.size), lat).astype(np.float32)
+    index["lon"] = np.interp(index["x0"].to_numpy() + centre, np.arange(lon.size), lon).astype(np.float32)
+    days = ds["time"].values.astype("datetime64[D]").astype(np.int64)
+    index["time_days"] = days[index["time_index"].to_numpy()]
+    return index
+
+
+def compute_normalization(ds: xr.Dataset, index: pd.DataFrame) -> Normalization:
+    """Per-depth mean/std over valid pixels of TRAIN windows (from y, else from x), and per EO channel."""
+    has_target = S.Y in ds
+    value_var, mask_var = (S.Y, S.Y_MASK) if has_target else (S.X, S.X_MASK)
+    depth_stats = RunningStats(ds.sizes["depth"])
+    eo_stats = RunningStats(ds.sizes["eo_channel"])
+    shape = (ds.sizes["lat"], ds.sizes["lon"])
+    for t in np.unique(index.loc[index["split"] == "train", "time_index"]):
+        cover = coverage_mask(index, int(t), shape, "train")
+        depth_stats.add(ds[value_var].values[t], ds[mask_var].values[t] & cover)
+        eo_stats.add(ds[S.EO].values[t], ds[S.EO_MASK].values[t] & cover)
+    depth_mean, depth_std = depth_stats.mean_std()
+    eo_mean, eo_std = eo_stats.mean_std()
+    channels = [str(c) for c in ds["eo_channel"].values]
+    return Normalization(depth_mean, depth_std, eo_mean, eo_std, channels, depth_stats.count)
+
+
+def _with_attrs(ds: xr.Dataset, provenance: dict | None, settings: dict) -> xr.Dataset:
+    ds = ds.copy()
+    attrs = {"title": "depthdif gridded ocean store", "Conventions": "CF-1.8",
+             "depthdif_version": __version__,
+             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+             "patch_size": settings["patch_size"], "stride": settings["stride"]}
+    for key, value in (provenance or {}).items():
+        attrs[f"provenance_{key}"] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
+    ds.attrs.update(attrs)
+    return ds
+
+
+@contextmanager
+def _quiet_zarr():
+    """Zarr v3 warns that consolidated metadata is not in the v3 spec yet; xarray relies on it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        warnings.filterwarnings("ignore", category=UserWarning, module="zarr")
+        yield
+
+
+def _write_arrays(ds: xr.Dataset, path: Path, chunk: int, progress: bool) -> None:
+    """One time step per append (a progress step), every chunk materialized, then consolidate."""
+    from tqdm.auto import tqdm
+
+    encoding = {}
+    for name, var in ds.data_vars.items():
+        sizes = {d: ds.sizes[d] for d in var.dims}
+        enc_chunks = tuple(1 if d == "time" else min(chunk, n) if d in ("lat", "lon") else n
+                           for d, n in sizes.items())
+        encoding[name] = {"chunks": enc_chunks}
+    static = [n for n, v in ds.data_vars.items() if "time" not in v.dims]
+    steps = tqdm(range(ds.sizes["time"]), desc=f"writing {path.name.split('.tmp-')[0].lstrip('.')}",
+                 unit="time step", disable=not progress, file=None)
+    with _quiet_zarr(), zarr.config.set({"array.write_empty_chunks": True}):
+        for t in steps:
+            step = ds.isel(time=slice(t, t + 1))
+            if t == 0:
+                step.to_zarr(path, mode="w", zarr_format=3, encoding=encoding, consolidated=False,
+                             write_empty_chunks=True)
+            else:
+                step.drop_vars(static).to_zarr(path, append_dim="time", zarr_format=3,
+                                               consolidated=False, write_empty_chunks=True)
+        zarr.consolidate_metadata(str(path))
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+class OceanStore:
+    """An opened, complete store: xarray view, patch index, statistics and fast window reads."""
+
+    def __init__(self, path: Path, ds: xr.Dataset, index: pd.DataFrame, normalization: Normalization,
+                 cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.path, self.ds, self.index, self.normalization = path, ds, index, normalization
+        self.depth = ds["depth"].values.astype(np.float64)
+        self.n_levels = int(self.depth.size)
+        self.eo_channels = [str(c) for c in ds["eo_channel"].values]
+        self.has_target = S.Y in ds
+        self._arrays: dict[str, Any] | None = None
+        self._profiles: pd.DataFrame | None = None
+        self.cache = ChunkCache(cache_bytes)
+
+    @classmethod
+    def open(cls, path: str | Path, *, check_chunks: bool = True,
+             cache_bytes: int = DEFAULT_CACHE_BYTES) -> "OceanStore":
+        """Open a store; refuse an incomplete one (no marker), missing variables or missing chunks.
+
+        cache_bytes bounds this process's cache of decoded chunks (0 disables it)."""
+        path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: no such store directory")
+        if not (path / S.COMPLETE_MARKER).exists():
+            raise StoreError(f"{path}: incomplete store (no {S.COMPLETE_MARKER} marker: the write was "
+                             "interrupted, or this is not a depthdif store); rewrite it with --overwrite")
+        try:
+            with _quiet_zarr():
+                ds = xr.open_zarr(path, chunks=None, consolidated=True)
+        except Exception as exc:  # zarr raises many types for a damaged store
+            raise StoreError(f"{path}: cannot open the Zarr metadata: {exc}") from exc
+        required = [v for v in S.STORE_VARIABLES if v not in (S.Y, S.Y_MASK)]
+        missing = [v for v in required if v not in ds]
+        if missing:
+            raise StoreError(f"{path}: missing variables {missing}; a store needs {list(S.STORE_VARIABLES)}")
+        for name in (S.PATCH_INDEX_FILE, S.NORMALIZATION_FILE):
+            if not (path / name).exists():
+                raise StoreError(f"{path}: missing {name}")
+        index = pd.read_parquet(path / S.PATCH_INDEX_FILE)
+        normalization = Normalization.from_dict(json.loads((path / S.NORMALIZATION_FILE).read_text()))
+        store = cls(path, ds, index, normalization, cache_bytes)
+        if check_chunks:
+            store.check_chunks()
+        return store
+
+    @property
+    def profiles(self) -> pd.DataFrame | None:
+        """The profile table (loaded on first use), or None when the store has none."""
+        if self._profiles is None and (self.path / S.PROFILES_FILE).exists():
+            self._profiles = pd.read_parquet(self.path / S.PROFILES_FILE)
+        return self._profiles
+
+    def check_chunks(self) -> None:
+        """Every chunk file of every variable must exist (all are written, even empty ones)."""
+        group = self._group()
+        for name in self._variables():
+            arr = group[name]
+            grid = [-(-n // c) for n, c in zip(arr.shape, arr.chunks)]
+            expected = int(np.prod(grid))
+            root = self.path / name / "c"
+            found = sum(len(files) for _, _, files in os.walk(root)) if root.exists() else 0
+            if found < expected:
+                raise StoreError(f"{self.path}: variable {name!r}: {expected - found} of {expected} chunk "
+                                 "files are missing (damaged or partially copied store)")
+
+    def read_window(self, time_index: int, y0: int, x0: int, size: int) -> dict[str, np.ndarray]:
+        """Raw arrays of one window: y, x (D,s,s) degC with NaN where invalid; masks bool;
+        eo (E,s,s); land_mask (s,s). y / y_valid_mask are absent in Argo-only stores."""
+        ntime, h, w = self.ds.sizes["time"], self.ds.sizes["lat"], self.ds.sizes["lon"]
+        if not (0 <= time_index < ntime and 0 <= y0 and y0 + size <= h and 0 <= x0 and x0 + size <= w):
+            raise ValueError(f"{self.path}: window (time_index {time_index}, y0 {y0}, x0 {x0}, size {size}) "
+                             f"is outside the grid (time {ntime}, lat {h}, lon {w})")
+        out = {}
+        for name, arr in self._window_arrays().items():
+            t = None if name == S.LAND else time_index
+            try:
+                if isinstance(arr, np.ndarray):  # in-memory copy
+                    window = arr[y0:y0 + size, x0:x0 + size] if t is None else arr[t, :, y0:y0 + size, x0:x0 + size]
+                    out[name] = window.copy()
+                else:
+                    out[name] = read_chunked_window(arr, name, self.cache, t, y0, x0, size)
+            except Exception as exc:  # a corrupt chunk surfaces as a codec error deep in zarr
+                raise StoreError(f"{self.path}: variable {name!r}: cannot read the window at time_index "
+                                 f"{time_index}, y0 {y0}, x0 {x0}: {type(exc).__name__}: {exc}") from exc
+        for name in (S.X_MASK, S.Y_MASK, S.EO_MASK, S.LAND):
+            if name in out and out[name].dtype != bool:
+                out[name] = out[name].astype(bool)
+        return out
+
+    def in_memory(self) -> "OceanStore":
+        """The same store with every array loaded into RAM (small stores, benchmarks)."""
+        copy = OceanStore(self.path, self.ds, self.index, self.normalization, 0)
+        copy._arrays = {name: np.asarray(arr[...]) for name, arr in self._window_arrays().items()}
+        return copy
+
+    def verify(self, progress: bool = False) -> None:
+        """Read every chunk once (catches corrupt chunks that check_chunks cannot see)."""
+        from tqdm.auto import tqdm
+
+        arrays = self._window_arrays()
+        for t in tqdm(range(self.ds.sizes["time"]), desc="verifying", disable=not progress):
+            for name, arr in arrays.items():
+                try:
+                    arr[...] if name == S.LAND else arr[t]
+                except Exception as exc:
+                    raise StoreError(f"{self.path}: variable {name!r}: corrupt data at time_index {t}: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+
+    def _variables(self) -> list[str]:
+        return [v for v in S.STORE_VARIABLES if v in self.ds]
+
+    def _group(self) -> zarr.Group:
+        with _quiet_zarr():
+            return zarr.open_group(str(self.path), mode="r", use_consolidated=True)
+
+    def _window_arrays(self) -> dict[str, Any]:
+        """Raw zarr arrays, opened once per process (cheaper than xarray indexing per window)."""
+        if self._arrays is None:
+            group = self._group()
+            self._arrays = {name: group[name] for name in self._variables()}
+        return self._arrays
+
+    def summary(self) -> str:
+        """A few lines for `depthdif data info`."""
+        counts = self.index["split"].value_counts()
+        n = self.normalization
+        prof = self.profiles
+        lines = [
+            f"store: {self.path}",
+            f"dims: {dict(self.ds.sizes)}",
+            f"eo_channels: {self.eo_channels}; target y: {'yes' if self.has_target else 'no (Argo-only)'}",
+            f"patches: {len(self.index)} (size {int(self.index['size'].iloc[0])}) - "
+            + ", ".join(f"{s}: {int(counts.get(s, 0))}" for s in S.SPLITS),
+            f"profiles: {0 if prof is None else len(prof)}",
+            "depth_m  mean_degC  std_degC  n_train_pixels",
+        ]
+        count = n.depth_count if n.depth_count is not None else np.zeros(n.n_levels, int)
+        for d, m, s, c in zip(self.depth, n.depth_mean, n.depth_std, count):
+            lines.append(f"{d:8.1f}  {m:9.3f}  {s:8.3f}  {int(c)}")
+        lines.append("eo: " + ", ".join(f"{c} mean {m:.3f} std {s:.3f}"
+                                        for c, m, s in zip(n.eo_channels, n.eo_mean, n.eo_std)))
+        return "\n".join(lines)
+
+    def __getstate__(self) -> dict:
+        """Drop open zarr handles when pickled (DataLoader / Ray workers reopen lazily)."""
+        state = dict(self.__dict__)
+        state["_arrays"] = None
+        state["cache"] = ChunkCache(self.cache.max_bytes)
+        return state

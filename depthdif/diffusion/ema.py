@@ -1,0 +1,55 @@
+"""Exponential moving average of the denoiser weights, with a warm-up.
+
+Upstream used a constant 0.9999 from step 0, which leaves early EMA weights mostly at their
+random init; here decay_n = min(decay, (1 + n) / (10 + n)) (the ramp of TensorFlow's
+ExponentialMovingAverage with num_updates), after `warmup_steps` updates that simply copy the
+weights. The EMA copy is a submodule, so its weights travel in every state_dict / checkpoint.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EMA(nn.Module):
+    """Holds `self.model`, an averaged copy of the tracked network, and its update counter."""
+
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup_steps: int = 0):
+        super().__init__()
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"ema.decay: {decay} not in [0, 1)")
+        self.decay = decay
+        self.warmup_steps = warmup_steps
+        self.model = copy.deepcopy(model).eval()
+        self.model.requires_grad_(False)
+        self.register_buffer("num_updates", torch.zeros((), dtype=torch.long))
+
+    def current_decay(self) -> float:
+        """The decay the next update will use."""
+        n = int(self.num_updates) - self.warmup_steps
+        if n < 0:
+            return 0.0
+        return min(self.decay, (1 + n) / (10 + n))
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> float:
+        """ema ← d·ema + (1 − d)·model for float tensors; other buffers are copied. Returns d."""
+        decay = self.current_decay()
+        ema_state = self.model.state_dict()
+        for name, value in model.state_dict().items():
+            target = ema_state[name]
+            if target.dtype.is_floating_point:
+                target.mul_(decay).add_(value.detach().to(target.dtype), alpha=1 - decay)
+            else:
+                target.copy_(value)
+        self.num_updates += 1
+        return decay
+
+    def train(self, mode: bool = True) -> "EMA":
+        """The averaged copy always stays in eval mode (no dropout when sampling)."""
+        super().train(mode)
+        self.model.eval()
+        return self

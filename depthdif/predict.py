@@ -1,0 +1,266 @@
+"""Export folder + store → a gridded prediction Zarr (ensemble mean and spread, °C).
+
+Every window of the chosen split (or every window of the patch index for `split="all"`) is
+reconstructed with K seeded samples of the exported system, de-normalized per depth level, and
+stitched back onto the store's (time, depth, lat, lon) grid:
+
+- **Overlap weighting**: a separable taper w(i, j) = h(i)·h(j) with h the Hann window evaluated at
+  pixel centres, h(i) = sin²(π (i + ½) / size). It is never 0, so a pixel covered by one window
+  keeps that window's value, and where windows overlap their centres outweigh their edges (the
+  UNet sees least context at the edges). The stitched mean is Σ w·mean / Σ w.
+- **Spread**: per window, the ensemble standard deviation over the K members (ddof = 1; 0 when
+  K = 1); stitched as sqrt(Σ w·std² / Σ w), i.e. the weighted mean variance.
+- **NaN** wherever no window covered the pixel, on land (`land_mask`), and below the sea floor
+  (`y_valid_mask` = 0) in stores that have a target; Argo-only stores (no `y`) mask land only.
+- **Seeds**: batch b of the window sequence (windows ordered by time, then position) is sampled
+  with seed `seed * 100_000 + b`, so a prediction is reproducible for the same (export, store,
+  split, samples, seed, batch_size), in this process or a fresh one.
+
+The output is written one time step at a time (memory: one (D, lat, lon) slab) into a temp
+Zarr next to `out`, then renamed into place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sys
+import uuid
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from depthdif import __version__
+from depthdif.data import schema as S
+
+MEAN, SPREAD = "temperature_mean", "temperature_spread"
+SPLIT_CHOICES = ("all", "train", "val", "test")
+BATCH_SEED_STRIDE = 100_000
+
+
+def taper_window(size: int) -> np.ndarray:
+    """Separable Hann taper at pixel centres, (size, size), strictly positive."""
+    h = np.sin(np.pi * (np.arange(size) + 0.5) / size) ** 2
+    return np.outer(h, h)
+
+
+def batch_seed(seed: int, batch_index: int) -> int:
+    """The sampling seed of one batch (see the module docstring)."""
+    return int(seed) * BATCH_SEED_STRIDE + int(batch_index)
+
+
+@dataclass
+class SlabAccumulator:
+    """Weighted sums for one time step: Σw, Σw·mean, Σw·var over (D, lat, lon)."""
+
+    weight: np.ndarray
+    mean_sum: np.ndarray
+    var_sum: np.ndarray
+
+    @classmethod
+    def empty(cls, n_levels: int, nlat: int, nlon: int) -> "SlabAccumulator":
+        return cls(*(np.zeros((n_levels, nlat, nlon), dtype=np.float64) for _ in range(3)))
+
+    def add(self, mean: np.ndarray, var: np.ndarray, y0: int, x0: int, taper: np.ndarray) -> None:
+        """One window's (D, s, s) mean and variance in °C, placed at (y0, x0)."""
+        s = taper.shape[0]
+        w = np.broadcast_to(taper, mean.shape)
+        region = (slice(None), slice(y0, y0 + s), slice(x0, x0 + s))
+        self.weight[region] += w
+        self.mean_sum[region] += w * mean
+        self.var_sum[region] += w * var
+
+    def finish(self, invalid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean, spread) float32 with NaN where uncovered or `invalid` (D, lat, lon)."""
+        covered = (self.weight > 0) & ~invalid
+        safe = np.where(covered, self.weight, 1.0)
+        mean = np.where(covered, self.mean_sum / safe, np.nan)
+        spread = np.where(covered, np.sqrt(np.maximum(self.var_sum / safe, 0.0)), np.nan)
+        return mean.astype(np.float32), spread.astype(np.float32)
+
+
+def window_ids(store: Any, split: str) -> np.ndarray:
+    """Patch ids of the split ("all": every window of the index), ordered by time then position."""
+    if split not in SPLIT_CHOICES:
+        raise ValueError(f"predict: split {split!r}; allowed values: {list(SPLIT_CHOICES)}")
+    index = store.index if split == "all" else store.index[store.index["split"] == split]
+    if index.empty:
+        raise ValueError(f"{store.path}: no windows in split {split!r}")
+    return index.sort_values(["time_index", "y0", "x0", "patch_id"])["patch_id"].to_numpy()
+
+
+class WindowsInOrder(torch.utils.data.Dataset):
+    """Batch-contract items for `ids` in the given order, whatever split each window is in.
+
+    `PatchDataset` serves one split; `split="all"` needs windows of every split interleaved in
+    time order (the stitcher finishes one time step before the next), so each item is fetched
+    from its own split's dataset.
+    """
+
+    def __init__(self, store_path: Path, ids: np.ndarray, eo_channels: list[str]):
+        from depthdif.data.dataset import PatchDataset
+        from depthdif.data.store import OceanStore
+
+        split_of = OceanStore.open(store_path, check_chunks=False).index.set_index("patch_id")["split"]
+        self.ids = np.asarray(ids, dtype=np.int64)
+        splits = split_of.loc[self.ids].to_numpy()
+        self.datasets, self.where = {}, []
+        for split in dict.fromkeys(splits):
+            members = self.ids[splits == split]
+            self.datasets[split] = PatchDataset(store_path, split, eo_channels=eo_channels, patch_ids=members)
+        position = {split: {int(p): i for i, p in enumerate(ds.patch_ids)} for split, ds in self.datasets.items()}
+        self.where = [(split, position[split][int(p)]) for p, split in zip(self.ids, splits)]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict:
+        split, position = self.where[i]
+        return self.datasets[split][position]
+
+
+def ensemble_batches(system: Any, store_path: Path, ids: np.ndarray, samples: int, seed: int,
+                     batch_size: int, progress: bool) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield (patch_ids, mean °C, variance °C²) per batch; arrays (B, D, s, s)."""
+    from torch.utils.data import DataLoader
+    from tqdm.auto import tqdm
+
+    loader = DataLoader(WindowsInOrder(store_path, ids, list(system.cfg.data.eo_channels)),
+                        batch_size=batch_size, shuffle=False, num_workers=0)
+    norm = system.normalization
+    with tqdm(total=len(ids), desc="predicting", unit="window", file=sys.stderr, disable=not progress) as bar:
+        for b, batch in enumerate(loader):
+            fields = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
+            with torch.no_grad():
+                members = norm.denormalize_depth(system.sample(fields, samples, batch_seed(seed, b)).double())
+            var = members.var(dim=0, unbiased=True) if samples > 1 else torch.zeros_like(members[0])
+            yield batch["patch_id"].numpy(), members.mean(dim=0).numpy(), var.numpy()
+            bar.update(len(batch["patch_id"]))
+
+
+def invalid_mask(store: Any, time_index: int) -> np.ndarray:
+    """(D, lat, lon) True on land and, when the store has a target, below the sea floor."""
+    land = np.asarray(store.ds[S.LAND].values, dtype=bool)
+    invalid = np.broadcast_to(land, (store.n_levels, *land.shape)).copy()
+    if store.has_target:
+        invalid |= ~np.asarray(store.ds[S.Y_MASK].isel(time=time_index).values, dtype=bool)
+    return invalid
+
+
+def slab_dataset(store: Any, t: int, mean: np.ndarray, spread: np.ndarray, attrs: dict) -> xr.Dataset:
+    """One time step of the output, with the store's coordinates and CF-style attributes."""
+    coords = {"time": store.ds["time"].values[t:t + 1], "depth": store.ds["depth"].values,
+              "lat": store.ds["lat"].values, "lon": store.ds["lon"].values}
+    dims = S.DIMS_3D
+    ds = xr.Dataset({MEAN: (dims, mean[None]), SPREAD: (dims, spread[None])}, coords=coords, attrs=attrs)
+    ds[MEAN].attrs = {"units": "degC", "long_name": "sea water temperature, ensemble mean reconstruction"}
+    ds[SPREAD].attrs = {"units": "degC", "long_name": "sea water temperature, ensemble standard deviation"}
+    for name in ("depth", "lat", "lon"):
+        ds[name].attrs = dict(store.ds[name].attrs)
+    return ds
+
+
+def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, split: str = "all",
+                    samples: int | None = None, seed: int | None = None, batch_size: int = 8,
+                    overwrite: bool = False, progress: bool = True, source: str = "") -> Path:
+    """Reconstruct every window of `split`, stitch, write `out` (Zarr) atomically. Returns `out`."""
+    from depthdif.data.store import OceanStore
+
+    out = Path(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: prediction exists; pass --overwrite to replace it")
+    store = OceanStore.open(store_path)
+    _check_compatible(system, store)
+    samples = system.cfg.sampling.ensemble_size if samples is None else int(samples)
+    seed = system.cfg.sampling.seed if seed is None else int(seed)
+    if samples < 1:
+        raise ValueError(f"predict: --samples must be ≥ 1, got {samples}")
+    ids = window_ids(store, split)
+    attrs = {"title": "depthdif reconstruction", "source": source, "split": split, "samples": samples,
+             "seed": seed, "batch_size": batch_size, "store": str(Path(store_path).resolve()),
+             "package_version": __version__,
+             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+             "stitching": "separable Hann taper at pixel centres; mean = sum(w*mean)/sum(w); "
+                          "spread = sqrt(sum(w*var)/sum(w)); NaN where uncovered, land or below the sea floor"}
+    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _write_slabs(system, store, ids, tmp, attrs, samples, seed, batch_size, progress)
+        _swap_into_place(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def _check_compatible(system: Any, store: Any) -> None:
+    if not callable(getattr(system, "sample", None)):
+        kind = getattr(system, "kind", type(system).__name__)
+        raise ValueError(f"export kind {kind!r} cannot predict from sparse observations (no sampler); "
+                         "predict needs a diffusion export (pixel or latent)")
+    depth = np.asarray(system.depth, dtype=np.float64)
+    if depth.shape != store.depth.shape or not np.allclose(depth, store.depth, atol=1e-3):
+        raise ValueError(f"{store.path}: depth axis ({store.n_levels} levels) differs from the export's "
+                         f"({len(depth)} levels); predict needs the store the model was trained for")
+    missing = [c for c in system.cfg.data.eo_channels if c not in store.eo_channels]
+    if missing:
+        raise ValueError(f"{store.path}: EO channels {missing} missing; the export needs "
+                         f"{list(system.cfg.data.eo_channels)}, the store has {store.eo_channels}")
+
+
+def _write_slabs(system: Any, store: Any, ids: np.ndarray, tmp: Path, attrs: dict, samples: int, seed: int,
+                 batch_size: int, progress: bool) -> None:
+    """Accumulate windows time step by time step and append each finished slab to the Zarr."""
+    index = store.index.set_index("patch_id")
+    nlat, nlon = store.ds.sizes["lat"], store.ds.sizes["lon"]
+    size = int(index["size"].iloc[0])
+    taper, written = taper_window(size), 0
+    slab, slab_t = SlabAccumulator.empty(store.n_levels, nlat, nlon), 0
+    for patch_ids, means, variances in ensemble_batches(system, store.path, ids, samples, seed, batch_size, progress):
+        for pid, mean, var in zip(patch_ids, means, variances):
+            row = index.loc[int(pid)]
+            while int(row["time_index"]) > slab_t:  # windows come in time order: flush finished steps
+                written = _append(store, slab, slab_t, tmp, attrs, written)
+                slab, slab_t = SlabAccumulator.empty(store.n_levels, nlat, nlon), slab_t + 1
+            slab.add(mean, var, int(row["y0"]), int(row["x0"]), taper)
+    for t in range(slab_t, store.ds.sizes["time"]):
+        written = _append(store, slab, t, tmp, attrs, written)
+        slab = SlabAccumulator.empty(store.n_levels, nlat, nlon)
+
+
+def _append(store: Any, slab: SlabAccumulator, t: int, tmp: Path, attrs: dict, written: int) -> int:
+    mean, spread = slab.finish(invalid_mask(store, t))
+    ds = slab_dataset(store, t, mean, spread, attrs)
+    with warnings.catch_warnings():  # zarr notes that consolidated metadata is not in the v3 spec yet
+        warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
+        if written == 0:
+            chunks = (1, store.n_levels, min(256, mean.shape[1]), min(256, mean.shape[2]))
+            encoding = {name: {"chunks": chunks} for name in (MEAN, SPREAD)}
+            ds.to_zarr(tmp, mode="w", zarr_format=3, consolidated=True, encoding=encoding)
+        else:
+            ds.to_zarr(tmp, append_dim="time", zarr_format=3, consolidated=True)
+    return written + 1
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    aside = None
+    if out.exists():
+        aside = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+        out.rename(aside)
+    tmp.rename(out)
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def predict_export(export_dir: str | Path, store_path: str | Path, out: str | Path, **kwargs: Any) -> Path:
+    """`depthdif predict`: load the export (manifest verified, no study dir, no pickle), then predict."""
+    from depthdif.export import load_export
+
+    system, info = load_export(export_dir)
+    return predict_to_zarr(system, store_path, out, source=f"export {Path(export_dir).resolve()} "
+                                                          f"(trial {info.trial_id})", **kwargs)

@@ -1,0 +1,152 @@
+"""Render a `ParetoResult` with plotly: standalone HTML, PNG when an image exporter exists.
+
+Render only: every number drawn comes from `study/pareto.py`. The Pareto figure shows all
+eligible trials, the front highlighted (a step line through it in 2-D), non-eligible trials
+(FAILED / PRUNED / RUNNING) as grey crosses at their last values when they have any, and a
+hover with the trial's id, state and parameters. 1 objective: value vs trial number;
+2: scatter; 3: 3-D scatter; more: a scatter matrix.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from depthdif.study.pareto import ParetoResult, param_columns
+
+PARETO_HTML, HYPERVOLUME_HTML, PARETO_PNG = "pareto.html", "hypervolume.html", "pareto.png"
+FRONT_COLOR, TRIAL_COLOR, OTHER_COLOR = "#d62728", "#1f77b4", "#aaaaaa"
+
+
+def hover_text(trials: pd.DataFrame, result: ParetoResult) -> list[str]:
+    """One hover string per trial: id, number, state, objectives, parameters."""
+    params = param_columns(trials)
+    texts = []
+    for _, row in trials.iterrows():
+        lines = [f"trial {row.get('trial_id', '')} (#{row['trial_number']}) {row.get('state', '')}"]
+        lines += [f"{c.removeprefix('objective/')} = {row[c]:.6g}" for c in result.columns
+                  if pd.notna(row[c])]
+        lines += [f"{c.removeprefix('param/')} = {_short(row[c])}" for c in params]
+        texts.append("<br>".join(lines))
+    return texts
+
+
+def _short(value) -> str:
+    return f"{value:.4g}" if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _axis_title(result: ParetoResult, i: int) -> str:
+    arrow = "↓ better" if result.directions[i] == "minimize" else "↑ better"
+    return f"{result.metrics[i]} ({arrow})"
+
+
+def _groups(result: ParetoResult) -> list[tuple[str, pd.DataFrame, dict]]:
+    trials = result.trials
+    has_values = trials[list(result.columns)].notna().all(axis=1)
+    other = trials[~trials["eligible"] & has_values]
+    return [
+        ("other trials (failed / pruned / running)", other, {"color": OTHER_COLOR, "symbol": "x", "size": 7}),
+        ("trials", trials[trials["eligible"] & ~trials["on_front"]], {"color": TRIAL_COLOR, "size": 8}),
+        ("Pareto front", trials[trials["on_front"]], {"color": FRONT_COLOR, "size": 11,
+                                                       "line": {"width": 1, "color": "black"}}),
+    ]
+
+
+def pareto_figure(result: ParetoResult, title: str = "Pareto front") -> go.Figure:
+    """All trials with the front highlighted; the layout depends on the number of objectives."""
+    n = len(result.columns)
+    fig = go.Figure()
+    for name, rows, marker in _groups(result):
+        if rows.empty:
+            continue
+        text = hover_text(rows, result)
+        common = {"name": name, "mode": "markers", "marker": marker, "text": text, "hoverinfo": "text"}
+        if n == 1:
+            fig.add_trace(go.Scatter(x=rows["trial_number"], y=rows[result.columns[0]], **common))
+        elif n == 2:
+            fig.add_trace(go.Scatter(x=rows[result.columns[0]], y=rows[result.columns[1]], **common))
+        elif n == 3:
+            fig.add_trace(go.Scatter3d(x=rows[result.columns[0]], y=rows[result.columns[1]],
+                                       z=rows[result.columns[2]], **common))
+        else:
+            dims = [{"label": result.metrics[i], "values": rows[c]} for i, c in enumerate(result.columns)]
+            fig.add_trace(go.Splom(dimensions=dims, name=name, marker=marker, text=text, hoverinfo="text"))
+    if n == 2 and not result.front.empty:
+        fig.add_trace(_front_steps(result))
+    _label_axes(fig, result, n)
+    fig.update_layout(title=f"{title}: {len(result.front)} of {int(result.trials['eligible'].sum())} "
+                            f"complete trials on the front", template="plotly_white")
+    return fig
+
+
+def _front_steps(result: ParetoResult) -> go.Scatter:
+    """A step line through the 2-D front, so the dominated region's boundary is visible."""
+    front = result.front.sort_values(result.columns[0])
+    x, y = front[result.columns[0]].to_numpy(), front[result.columns[1]].to_numpy()
+    return go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "color": FRONT_COLOR, "dash": "dot"},
+                      name="front boundary", hoverinfo="skip")
+
+
+def _label_axes(fig: go.Figure, result: ParetoResult, n: int) -> None:
+    if n == 1:
+        fig.update_layout(xaxis_title="trial number", yaxis_title=_axis_title(result, 0))
+    elif n == 2:
+        fig.update_layout(xaxis_title=_axis_title(result, 0), yaxis_title=_axis_title(result, 1))
+    elif n == 3:
+        fig.update_layout(scene={"xaxis_title": _axis_title(result, 0), "yaxis_title": _axis_title(result, 1),
+                                 "zaxis_title": _axis_title(result, 2)})
+
+
+def hypervolume_figure(result: ParetoResult, title: str = "Hypervolume") -> go.Figure:
+    """Hypervolume of the complete trials so far versus trial number (one fixed reference)."""
+    ref = ", ".join(f"{m}={v:.4g}" for m, v in zip(result.metrics, result.reference_point))
+    fig = go.Figure(go.Scatter(x=result.history["trial_number"], y=result.history["hypervolume"],
+                               mode="lines+markers", line={"shape": "hv"}, name="hypervolume"))
+    fig.update_layout(title=f"{title} vs trial number (reference point: {ref})", template="plotly_white",
+                      xaxis_title="trial number", yaxis_title="hypervolume")
+    return fig
+
+
+def image_exporter_available() -> bool:
+    """Plotly writes PNG through kaleido; without it we write HTML only and say so."""
+    return importlib.util.find_spec("kaleido") is not None
+
+
+def _atomic(path: Path, write) -> Path:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; plots are for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_study_plots(result: ParetoResult, out_dir: str | Path, title: str = "") -> tuple[list[Path], str | None]:
+    """Write pareto.html and hypervolume.html (+ pareto.png when kaleido exists) atomically.
+
+    Returns the written paths and a note when the PNG was skipped. The HTML files embed
+    plotly.js, so they open offline.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prefix = f"{title}: " if title else ""
+    pareto, hv = pareto_figure(result, f"{prefix}Pareto front"), hypervolume_figure(result, f"{prefix}Hypervolume")
+    written = [_atomic(out_dir / PARETO_HTML, lambda p: pareto.write_html(p, include_plotlyjs=True)),
+               _atomic(out_dir / HYPERVOLUME_HTML, lambda p: hv.write_html(p, include_plotlyjs=True))]
+    if not image_exporter_available():
+        return written, "PNG skipped: no image exporter (install `kaleido` to get pareto.png)"
+    try:
+        written.append(_atomic(out_dir / PARETO_PNG, lambda p: pareto.write_image(p, format="png")))
+    except Exception as exc:  # kaleido present but unusable (e.g. no browser): HTML is enough
+        return written, f"PNG skipped: image export failed ({exc})"
+    return written, None

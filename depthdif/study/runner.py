@@ -1,0 +1,192 @@
+"""Run and resume a study: Ray Tune drives the trials, Optuna (multi-objective) proposes them.
+
+Layout of a study directory `<storage>/<name>/`:
+
+    study.yaml        the resolved spec (objectives, search space, base ExperimentConfig)
+    results.parquet   one row per trial, rewritten atomically as trials start and finish
+    optuna.journal    the Optuna study (optuna.load_study / optuna-dashboard can open it)
+    tune/             Ray Tune's experiment folder (what `Tuner.restore` resumes)
+    runs/<trial_id>/  each trial's training run (config, metrics.jsonl, checkpoints)
+
+Resume after a SIGKILL of the driver: `Tuner.restore(tune/, trainable, resume_errored=True)`
+keeps finished trials, re-runs the ones that were running (their training resumes from the run
+dir's latest checkpoint because the run is named after the trial id), and restores the searcher
+(with its Optuna history) from Tune's snapshot; Optuna trials the snapshot never heard of are
+closed as FAIL so the journal holds no zombie RUNNING trial.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+for _key, _value in (("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0"), ("RAY_USAGE_STATS_ENABLED", "0")):
+    os.environ.setdefault(_key, _value)
+
+import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
+import ray  # noqa: E402
+from optuna.storages import JournalStorage  # noqa: E402
+from optuna.storages.journal import JournalFileBackend  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.tune.search import ConcurrencyLimiter  # noqa: E402
+
+from depthdif.data.schema import COMPLETE_MARKER  # noqa: E402
+
+from .progress import FailureGuard, StudyRecorder  # noqa: E402
+from .results import read_results  # noqa: E402
+from .search_space import DefineByRun, base_values  # noqa: E402
+from .searcher import StudySearcher, make_sampler, objective_key  # noqa: E402
+from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_dir_of, synth_config  # noqa: E402
+from .trial import TrialSetup, make_trainable  # noqa: E402
+from .warm_start import prefill, warm_start_trials  # noqa: E402
+
+TUNE_DIR = "tune"
+JOURNAL_FILE = "optuna.journal"
+
+
+class StudyFailed(RuntimeError):
+    """Every trial failed (the first error is in the message): the study stopped early."""
+
+
+@dataclass(frozen=True)
+class StudyOutcome:
+    study_dir: Path
+    results: pd.DataFrame
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.results["state"].value_counts().to_dict() if len(self.results) else {}
+
+
+def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | os.PathLike | None = None,
+              progress: bool = True) -> StudyOutcome:
+    """Start a new study in `<spec.storage>/<spec.name>` and run it to its budget."""
+    study_dir = study_dir_of(spec)
+    if (study_dir / TUNE_DIR).exists() or (study_dir / JOURNAL_FILE).exists():
+        raise FileExistsError(f"{study_dir}: a study already exists there; continue it with "
+                              f"`depthdif study resume {study_dir}` or pick another --name")
+    space = spec.space()
+    warm = warm_start_trials(warm_start, space, spec.objectives) if warm_start else []
+    ensure_store(spec)
+    study_dir.mkdir(parents=True, exist_ok=True)
+    save_study_spec(spec, study_dir)
+    storage = optuna_storage(study_dir)
+    if warm:
+        study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions)
+        added = prefill(study, warm)
+        print(f"warm start: {added} trial(s) from {warm_start}", file=sys.stderr)
+    started = ensure_ray(address)
+    try:
+        searcher = build_searcher(spec, storage)
+        tuner = build_tuner(spec, study_dir, searcher, progress)
+        return _fit(tuner, spec, study_dir)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, progress: bool = True) -> StudyOutcome:
+    """Continue a study whose driver died: finished trials kept, running ones re-run or resumed."""
+    study_dir = Path(study_dir).resolve()
+    spec = read_study_dir(study_dir)
+    tune_path = study_dir / TUNE_DIR
+    if not tune.Tuner.can_restore(str(tune_path)):
+        raise FileNotFoundError(f"{tune_path}: no Ray Tune experiment state to resume (the driver died "
+                                "before the first snapshot); start the study again with `study run`")
+    ensure_store(spec)
+    started = ensure_ray(address)
+    try:
+        setup = TrialSetup.from_spec(spec, study_dir)
+        tuner = tune.Tuner.restore(str(tune_path), trainable=make_trainable(setup),
+                                   resume_unfinished=True, resume_errored=True)
+        return _fit(tuner, spec, study_dir)
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
+    tuner.fit()
+    results = read_results(study_dir)
+    finished = results[results["state"] != "RUNNING"]
+    if len(finished) and (finished["state"] == "FAILED").all():
+        first = finished.sort_values("trial_number").iloc[0]
+        stopped = " (the study stopped early)" if len(finished) < spec.trials else ""
+        raise StudyFailed(f"{study_dir}: all {len(finished)} finished trials failed{stopped}; first error "
+                          f"(trial #{first['trial_number']} {first['trial_id']}): {first['error']}")
+    return StudyOutcome(study_dir, results)
+
+
+# --- pieces ------------------------------------------------------------------------------------
+def ensure_store(spec: StudySpec) -> Path:
+    """The trials' store, synthesized first when missing and the spec says `data.synthetic`."""
+    store = Path(spec.data.store)
+    if (store / COMPLETE_MARKER).exists():
+        return store
+    if spec.data.synthetic is None:
+        raise FileNotFoundError(f"data store {store} not found (or incomplete); make it with "
+                                "`depthdif data synth` or give `data.synthetic: {...}` in the study file")
+    from depthdif.data.synthetic import make_synthetic_store
+
+    print(f"synthesizing the study's data store at {store}", file=sys.stderr)
+    synth = synth_config(spec.data.synthetic, f"study {spec.name}")
+    make_synthetic_store(synth, store, overwrite=store.exists(), progress=True)  # an incomplete one is redone
+    return store
+
+
+def optuna_storage(study_dir: Path) -> JournalStorage:
+    """A journal file any Optuna tool can open (`optuna.load_study(storage=JournalStorage(...))`)."""
+    return JournalStorage(JournalFileBackend(str(Path(study_dir) / JOURNAL_FILE)))
+
+
+def ensure_ray(address: str | None) -> bool:
+    """Join `address` (or RAY_ADDRESS), else start a local runtime; True if this call started it."""
+    if ray.is_initialized():
+        return False
+    target = address or os.environ.get("RAY_ADDRESS") or "local"
+    # Trial logs (Lightning chatter) stay in Ray's log files; the terminal shows the study's own
+    # line per trial. DEPTHDIF_TRIAL_LOGS=1 streams them when debugging.
+    ray.init(address=target, log_to_driver=os.environ.get("DEPTHDIF_TRIAL_LOGS", "0") == "1")
+    return True
+
+
+def build_searcher(spec: StudySpec, storage: JournalStorage) -> StudySearcher:
+    space = spec.space()
+    define_by_run = DefineByRun(space, base_values(space, spec.experiment_config()))
+    return StudySearcher(objectives=spec.objectives, space=define_by_run, sampler=make_sampler(spec.sampler),
+                         storage=storage, study_name=spec.name)
+
+
+def build_scheduler(spec: StudySpec) -> Any:
+    """The early-stopping scheduler on epochs (`fidelity`), or None (FIFO)."""
+    objective = spec.stopping_objective()
+    if objective is None:
+        return None
+    es = spec.early_stopping
+    metric, mode = objective_key(objective.metric), "min" if objective.direction == "minimize" else "max"
+    if es.scheduler == "asha":
+        return tune.schedulers.ASHAScheduler(time_attr="fidelity", metric=metric, mode=mode,
+                                             max_t=max_epochs(spec.kind, spec.experiment_config()),
+                                             grace_period=es.grace, reduction_factor=es.reduction_factor)
+    return tune.schedulers.MedianStoppingRule(time_attr="fidelity", metric=metric, mode=mode,
+                                              grace_period=es.grace, min_samples_required=2)
+
+
+def build_tuner(spec: StudySpec, study_dir: Path, searcher: StudySearcher, progress: bool) -> tune.Tuner:
+    setup = TrialSetup.from_spec(spec, study_dir)
+    guard = FailureGuard(threshold=min(spec.trials, spec.fail_fast_after))
+    recorder = StudyRecorder(study_dir, spec.objectives, spec.trials, setup.footprint(), guard, progress)
+    return tune.Tuner(
+        make_trainable(setup),
+        tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, max_concurrent=spec.concurrency),
+                                    scheduler=build_scheduler(spec), num_samples=spec.trials,
+                                    reuse_actors=False),
+        run_config=tune.RunConfig(name=TUNE_DIR, storage_path=str(study_dir), callbacks=[recorder],
+                                  stop=guard, verbose=0,
+                                  failure_config=tune.FailureConfig(max_failures=spec.max_failures)),
+    )
+

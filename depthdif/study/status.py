@@ -1,0 +1,112 @@
+"""`depthdif study status`: trials, states, objectives and the best so far, from the study dir.
+
+Reads only `study.yaml` and `results.parquet` (no Ray, no Optuna), so it works while a study
+runs, after it was killed, and on a laptop that copied the folder. Compute a record, then render.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .results import OBJECTIVE_PREFIX, PARAM_PREFIX, STATES, read_results
+from .spec import Objective, read_study_dir
+
+
+@dataclass(frozen=True)
+class Best:
+    metric: str
+    direction: str
+    value: float
+    trial_number: int
+    trial_id: str
+
+
+@dataclass(frozen=True)
+class StudyStatus:
+    name: str
+    kind: str
+    study_dir: Path
+    budget: int
+    counts: dict[str, int]
+    objectives: tuple[Objective, ...]
+    best: tuple[Best, ...]
+    table: pd.DataFrame
+
+    @property
+    def finished(self) -> int:
+        return sum(n for state, n in self.counts.items() if state != "RUNNING")
+
+
+def study_status(study_dir: str | os.PathLike) -> StudyStatus:
+    """The status record of a study directory."""
+    study_dir = Path(study_dir)
+    spec = read_study_dir(study_dir)
+    table = read_results(study_dir)
+    counts = {state: int((table["state"] == state).sum()) for state in STATES}
+    best = tuple(b for b in (best_of(table, o) for o in spec.objectives) if b is not None)
+    return StudyStatus(spec.name, spec.kind, study_dir, spec.trials, counts, tuple(spec.objectives), best, table)
+
+
+def best_of(table: pd.DataFrame, objective: Objective) -> Best | None:
+    """Best finite value among COMPLETE trials (PRUNED/FAILED never count)."""
+    column = f"{OBJECTIVE_PREFIX}{objective.metric}"
+    if column not in table:
+        return None
+    done = table[(table["state"] == "COMPLETE") & table[column].notna()]
+    done = done[done[column].map(lambda v: math.isfinite(float(v)))]
+    if done.empty:
+        return None
+    row = done.loc[done[column].idxmin() if objective.direction == "minimize" else done[column].idxmax()]
+    return Best(objective.metric, objective.direction, float(row[column]), int(row["trial_number"]),
+                str(row["trial_id"]))
+
+
+def format_status(status: StudyStatus, max_rows: int = 40) -> str:
+    """Human-readable status: header, counts, best per objective, one line per trial."""
+    counts = "  ".join(f"{s}={n}" for s, n in status.counts.items())
+    lines = [f"study {status.name} ({status.kind}) at {status.study_dir}",
+             f"trials: {status.finished}/{status.budget} finished  {counts}"]
+    for best in status.best:
+        lines.append(f"best {best.metric} ({best.direction}): {best.value:.5g}  "
+                     f"trial #{best.trial_number} {best.trial_id}")
+    if not status.best:
+        lines.append("best: no COMPLETE trial yet")
+    rows = status.table.to_dict("records")[-max_rows:] if max_rows > 0 else []
+    metrics = [o.metric for o in status.objectives]
+    for row in rows:
+        lines.append(format_trial_line(row, metrics))
+    return "\n".join(lines)
+
+
+def format_trial_line(row: dict[str, Any], metrics: list[str], done: int | None = None,
+                      budget: int | None = None) -> str:
+    """`[3/8] #2 a1b2c3 COMPLETE  val/rmse=0.41  cost/train_seconds=12  (lr=3e-4, …)  18.2 s`."""
+    head = f"[{done}/{budget}] " if done is not None and budget is not None else ""
+    values = []
+    for metric in metrics:
+        value = row.get(f"{OBJECTIVE_PREFIX}{metric}")
+        values.append(f"{metric}={_fmt(value)}")
+    params = ", ".join(f"{k[len(PARAM_PREFIX):].rsplit('.', 1)[-1]}={_fmt(v)}"
+                       for k, v in row.items() if k.startswith(PARAM_PREFIX) and not _missing(v))
+    tail = f"  epochs={row.get('fidelity', 0)}  {float(row.get('duration_s') or 0):.1f} s"
+    error = f"  error: {str(row['error'])[:160]}" if row.get("error") else ""
+    return (f"{head}#{row.get('trial_number')} {row.get('trial_id')} {row.get('state'):<8} "
+            + "  ".join(values) + f"  ({params})" + tail + error)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _fmt(value: Any) -> str:
+    if _missing(value):
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,279 @@
+"""DiffusionSystem: the Lightning glue shared by pixel and latent conditional diffusion.
+
+The equations live in depthdif/diffusion (schedule, ambient masks, loss, samplers, EMA) and the
+network in depthdif/models; this module wires them to batches, the optimizer, logging, EMA and
+(de)serialization. Latent diffusion composes the same system by overriding the HOOKS:
+
+- `model_channels` (property): channels of the diffused tensor (pixel: D depth levels);
+- `condition_channels` (property): channels produced by `build_condition`;
+- `to_model_space(field, mask) -> z`: a depth field (B, D, H, W) with its validity mask → the
+  tensor that is diffused (pixel: identity);
+- `from_model_space(z) -> field`: back to normalized depth space (pixel: identity);
+- `model_space_mask(mask) -> mask`: a depth-space mask (loss support S or Y, noisy-branch Ã) →
+  model space (pixel: identity);
+- `build_condition(batch, x, obs_mask) -> cond`: the condition from the (possibly further
+  masked) sparse input, its per-depth mask and the batch's EO / land fields.
+
+Logged: `train/loss`, `val/loss` (fixed seeds per batch, so epochs are comparable), the ambient
+fractions of seed 000 under `train/` and `val/`, and every `ReconstructionMetrics` key under
+`val/` (`val/rmse_full`, `val/rmse_withheld`, `val/rmse_depth/<k>`, …) from DDIM samples of the
+EMA network on the validation subset with a fixed fraction of profiles withheld.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from depthdif.config.loader import from_dict, to_dict
+from depthdif.config.schema import ExperimentConfig
+from depthdif.data.normalization import Normalization
+from depthdif.diffusion.ambient import ObjectiveInputs, ambient_fractions, ambient_inputs, further_mask, standard_inputs
+from depthdif.diffusion.ema import EMA
+from depthdif.diffusion.loss import diffusion_loss
+from depthdif.diffusion.parameterization import check_ambient_parameterization
+from depthdif.diffusion.sampling import member_generator, sample_ensemble
+from depthdif.diffusion.schedule import make_schedule
+from depthdif.evaluation.metrics import ReconstructionMetrics
+from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.models.condition import build_condition, condition_channels
+from depthdif.models.unet import UNet
+
+# Offsets that keep the seeded streams of validation (per batch) apart from sampling seeds.
+VAL_LOSS_SEED_OFFSET = 7_919
+
+
+def as_config(cfg: ExperimentConfig | dict) -> ExperimentConfig:
+    """Accept the typed config or its plain-dict form (checkpoint hyper-parameters, exports)."""
+    return cfg if isinstance(cfg, ExperimentConfig) else from_dict(ExperimentConfig, cfg, "checkpoint config")
+
+
+def as_normalization(normalization: Normalization | dict) -> Normalization:
+    return normalization if isinstance(normalization, Normalization) else Normalization.from_dict(normalization)
+
+
+class DiffusionSystem(pl.LightningModule):
+    """Conditional diffusion on depth fields: train/val steps, EMA, sampling, export."""
+
+    kind = "diffusion"  # subclasses set the SYSTEMS key ("pixel", "latent")
+
+    def __init__(self, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
+                 depth: Sequence[float] | np.ndarray):
+        super().__init__()
+        self.cfg, self.normalization = as_config(cfg), as_normalization(normalization)
+        depth = [float(d) for d in np.asarray(depth, dtype=np.float64).reshape(-1)]  # plain, for hparams
+        self.depth = np.asarray(depth, dtype=np.float64)
+        if self.normalization.n_levels != len(self.depth):
+            raise ValueError(f"normalization has {self.normalization.n_levels} depth levels, the depth axis "
+                             f"has {len(self.depth)}")
+        amb = self.cfg.model.ambient_occlusion
+        # Seed 000 §6.1; the config check does this at load, a hand-built config must fail here too.
+        check_ambient_parameterization(amb.enabled, amb.require_x0_parameterization,
+                                       self.cfg.diffusion.parameterization)
+        self.save_hyperparameters({"kind": self.kind, "config": to_dict(self.cfg),
+                                   "normalization": self.normalization.to_dict(),
+                                   "depth": depth})
+        d = self.cfg.diffusion
+        self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end)
+        self.denoiser = self.build_denoiser()
+        self.ema = EMA(self.denoiser, self.cfg.ema.decay, self.cfg.ema.warmup_steps) if self.cfg.ema.enabled else None
+        ev = self.cfg.evaluation
+        self.val_metrics = ReconstructionMetrics(self.depth, self.normalization.depth_mean,
+                                                 self.normalization.depth_std, ev.max_depth_m, ev.depth_bands_m)
+
+    # --- hooks (overridden by latent diffusion) ---------------------------------------------
+    @property
+    def n_levels(self) -> int:
+        return len(self.depth)
+
+    @property
+    def eo_channels(self) -> int:
+        return len(self.cfg.data.eo_channels)
+
+    @property
+    def model_channels(self) -> int:
+        """Channels of the diffused tensor."""
+        return self.n_levels
+
+    @property
+    def condition_channels(self) -> int:
+        return condition_channels(self.n_levels, self.eo_channels, self.cfg.model.condition)
+
+    def build_denoiser(self) -> nn.Module:
+        """The network `forward(x_t, t, cond)`; called once in __init__."""
+        return UNet(self.model_channels, self.condition_channels, self.model_channels, self.cfg.model.unet)
+
+    def to_model_space(self, field: Tensor, mask: Tensor) -> Tensor:
+        return field
+
+    def from_model_space(self, z: Tensor) -> Tensor:
+        return z
+
+    def model_space_mask(self, mask: Tensor) -> Tensor:
+        return mask
+
+    def model_space_shape(self, batch: dict) -> tuple[int, ...]:
+        """Shape (B, C, h, w) of one sample chain for `batch`."""
+        b, _, h, w = batch["x"].shape
+        return (b, self.model_channels, h, w)
+
+    def build_condition(self, batch: dict, x: Tensor, obs_mask: Tensor) -> Tensor:
+        return build_condition(x, obs_mask, batch["eo"], batch["eo_valid_mask"], batch["land_mask"],
+                               self.cfg.model.condition)
+
+    # --- objective --------------------------------------------------------------------------
+    def objective_inputs(self, batch: dict, generator: torch.Generator | None) -> tuple[ObjectiveInputs, dict]:
+        """Standard (y on Y) or ambient (x on S = A ⊙ Y, condition on Ã) inputs, plus fractions to log."""
+        x, A, Y = batch["x"], batch["x_valid_mask"], batch["y_valid_mask"]
+        amb = self.cfg.model.ambient_occlusion
+        if not amb.enabled:
+            return standard_inputs(x, A, batch["y"], Y), {}
+        A_further = further_mask(A, amb.further_drop_prob, amb.min_kept_observed_pixels,
+                                 amb.shared_spatial_mask, generator)
+        inputs = ambient_inputs(x, A, Y, A_further, amb.apply_further_corruption_to_noisy_branch)
+        return inputs, ambient_fractions(A, A_further)
+
+    def compute_loss(self, batch: dict, denoiser: nn.Module, generator: torch.Generator | None) -> tuple[Tensor, dict]:
+        """One denoising loss on the batch; randomness from `generator` (CPU) when given."""
+        inputs, fractions = self.objective_inputs(batch, generator)
+        cond = self.build_condition(batch, inputs.cond_x, inputs.cond_mask)
+        target = self.to_model_space(inputs.target, inputs.target_mask)
+        loss_mask = self.model_space_mask(inputs.loss_mask)
+        noisy_mask = None if inputs.noisy_mask is None else self.model_space_mask(inputs.noisy_mask)
+        t = torch.randint(0, self.schedule.timesteps, (target.shape[0],), generator=generator).to(target.device)
+        noise = torch.randn(target.shape, generator=generator, dtype=target.dtype).to(target.device)
+        loss = diffusion_loss(lambda x_t, tt: denoiser(x_t, tt, cond), target, loss_mask, t, noise,
+                              self.schedule, self.cfg.diffusion.parameterization, noisy_mask)
+        return loss, fractions
+
+    def inference_denoiser(self) -> nn.Module:
+        """EMA weights when EMA is on (validation and sampling), else the trained weights."""
+        return self.ema.model if self.ema is not None else self.denoiser
+
+    # --- Lightning steps --------------------------------------------------------------------
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        loss, fractions = self.compute_loss(batch, self.denoiser, None)
+        size = batch["x"].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        if fractions:
+            self.log_dict({f"train/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
+        return loss
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update(self.denoiser)
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        size = batch["x"].shape[0]
+        seed = self.cfg.training.seed * 1_000_003 + VAL_LOSS_SEED_OFFSET + batch_idx
+        loss, fractions = self.compute_loss(batch, self.inference_denoiser(), torch.Generator().manual_seed(seed))
+        self.log("val/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        if fractions:
+            self.log_dict({f"val/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
+        held_in, withheld = withhold_profiles(batch, self.cfg.data.withheld_fraction, self.cfg.data.withheld_seed)
+        samples = self.sample(held_in, seed=self.cfg.sampling.seed + batch_idx)
+        self.val_metrics.update(samples, batch, withheld)
+
+    def on_validation_epoch_end(self) -> None:
+        results = self.val_metrics.compute()  # torchmetrics reduces the sums across DDP ranks
+        with torch.inference_mode(False):  # fresh states must stay normal tensors for the next fit/validate
+            self.val_metrics.reset()
+        self.log_dict({f"val/{k}": v for k, v in results.items()}, sync_dist=False)
+
+    # --- optimization -------------------------------------------------------------------------
+    def configure_optimizers(self) -> dict:
+        tr = self.cfg.training
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay)
+        total = self._total_steps()
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, tr.warmup_steps, total,
+                                                                                        tr.lr_schedule))
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _total_steps(self) -> int:
+        try:
+            return max(int(self.trainer.estimated_stepping_batches), 1)
+        except (RuntimeError, AttributeError, ValueError, TypeError):  # no trainer attached / unknown length
+            return 1
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        """`training.grad_clip` applies whatever Trainer builds this module; the Trainer's value wins."""
+        clip = gradient_clip_val if gradient_clip_val is not None else self.cfg.training.grad_clip
+        self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
+
+    # --- inference ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def sample(self, batch: dict, k: int | None = None, seed: int | None = None) -> Tensor:
+        """K samples (K, B, D, H, W), normalized, conditioned on the full (x, A, EO).
+
+        The random further drop is never applied here. With `sampling.ambient_mode: fixed_mask`
+        (and ambient training on), one Ã per sample, drawn once from the seed, masks the noisy
+        branch at every step (Ã ⊙ x_t, Daras et al. 2023); `dense` feeds x_t unmasked.
+        """
+        k = self.cfg.sampling.ensemble_size if k is None else k
+        seed = self.cfg.sampling.seed if seed is None else seed
+        x, A = batch["x"], batch["x_valid_mask"]
+        cond = self.build_condition(batch, x, A)
+        noisy_mask = self._fixed_noisy_mask(A, seed)
+        net = self.inference_denoiser()
+
+        def denoise(x_t: Tensor, t: Tensor) -> Tensor:
+            return net(x_t if noisy_mask is None else noisy_mask * x_t, t, cond)
+
+        shape = self.model_space_shape(batch)
+        z = sample_ensemble(denoise, shape, self.schedule, self.cfg.diffusion.parameterization, self.cfg.sampling,
+                            k, seed, device=x.device, dtype=x.dtype)
+        fields = self.from_model_space(z.reshape(k * shape[0], *shape[1:]))
+        return fields.reshape(k, shape[0], *fields.shape[1:])
+
+    def _fixed_noisy_mask(self, A: Tensor, seed: int) -> Tensor | None:
+        amb = self.cfg.model.ambient_occlusion
+        if self.cfg.sampling.ambient_mode != "fixed_mask" or not amb.enabled:
+            return None
+        generator = member_generator(seed, -1)  # a stream apart from the ensemble members'
+        A_further = further_mask(A, amb.further_drop_prob, amb.min_kept_observed_pixels,
+                                 amb.shared_spatial_mask, generator)
+        return self.model_space_mask(A_further)
+
+    def predict(self, batch: dict) -> Tensor:
+        """Ensemble-mean reconstruction (B, D, H, W), normalized."""
+        return self.sample(batch).mean(dim=0)
+
+    # --- export ---------------------------------------------------------------------------------
+    def export_state(self) -> dict[str, Tensor]:
+        """What inference needs: the (EMA) denoiser weights as contiguous CPU tensors, `denoiser.` keys."""
+        state = self.inference_denoiser().state_dict()
+        return {f"denoiser.{k}": v.detach().cpu().contiguous() for k, v in state.items()}
+
+    def load_export_state(self, state: dict[str, Tensor]) -> None:
+        prefix = "denoiser."
+        weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        if not weights:
+            raise ValueError(f"export state has no {prefix!r} keys (got {sorted(state)[:5]}…)")
+        self.denoiser.load_state_dict(weights)
+        if self.ema is not None:
+            self.ema.model.load_state_dict(weights)
+
+    @classmethod
+    def from_export(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
+                    depth: Sequence[float] | np.ndarray, state: dict[str, Tensor]) -> "DiffusionSystem":
+        system = cls(cfg, normalization, depth)
+        system.load_export_state(state)
+        return system.eval()
+
+
+def lr_factor(step: int, warmup_steps: int, total_steps: int, kind: str) -> float:
+    """Linear warm-up to 1, then constant or cosine decay to 0 at `total_steps`."""
+    if warmup_steps > 0 and step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if kind == "constant":
+        return 1.0
+    progress = min(max(step - warmup_steps, 0) / max(total_steps - warmup_steps, 1), 1.0)
+    return 0.5 * (1.0 + math.cos(math.pi * progress))

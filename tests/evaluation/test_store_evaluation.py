@@ -1,0 +1,71 @@
+"""`depthdif eval` end to end on the tiny synthetic store: Parquet, HTML, summary, config."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from depthdif.cli import main
+from depthdif.evaluation.compare import TABLE_COLUMNS
+from depthdif.evaluation.store_evaluation import CONFIG_FILE, HTML_FILE, METRICS_FILE, SUMMARY_FILE
+
+
+def test_eval_baselines_only_writes_parquet_and_html(tiny_store, tmp_path):
+    out = tmp_path / "eval"
+    # the tiny store's val split has 2-4 profiles per patch; half are withheld
+    code = main(["eval", "--checkpoint", "none", "--store", str(tiny_store), "--split", "val", "--out", str(out),
+                 "--withheld-fraction", "0.5", "--no-progress"])
+    assert code == 0
+    table = pd.read_parquet(out / METRICS_FILE)
+    assert list(table.columns) == list(TABLE_COLUMNS)
+    assert list(dict.fromkeys(table["method"])) == ["climatology", "idw", "oi", "eo_regression", "oi_eo"]
+    overall = table[table.scope == "overall"].pivot(index="method", columns="metric", values="value")
+    assert overall["rmse_withheld"].notna().all() and (overall["rmse_withheld"] > 0).all()
+    # observations carry information: every observation-using method beats the climatology
+    assert overall.loc["oi_eo", "rmse_withheld"] < overall.loc["climatology", "rmse_withheld"]
+    assert overall.loc["idw", "rmse_withheld"] < overall.loc["climatology", "rmse_withheld"]
+    depths = table[(table.scope == "depth") & (table.method == "idw") & (table.metric == "rmse_full")]
+    assert depths["depth_index"].tolist() == list(range(8)) and depths["depth_m"].is_monotonic_increasing
+    assert set(table[table.scope == "band"]["band"]) == {"0-100m", "100-500m", "500-2000m"}
+    assert "climatology" in (out / HTML_FILE).read_text()
+    assert "| oi_eo |" in (out / SUMMARY_FILE).read_text()
+    assert "withheld_fraction: 0.5" in (out / CONFIG_FILE).read_text()
+
+
+def test_eval_refuses_unknown_methods_and_names_the_allowed(tiny_store, tmp_path, capsys):
+    code = main(["eval", "--checkpoint", "none", "--store", str(tiny_store), "--methods", "idw,kriging",
+                 "--out", str(tmp_path / "eval")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "kriging" in err and "oi_eo" in err
+    assert not (tmp_path / "eval").exists()
+
+
+TINY_MODEL = [
+    "data.batch_size=4", "model.unet.base_channels=8", "model.unet.channel_mults=[1, 2]",
+    "model.unet.attention_levels=[]", "model.unet.time_embed_dim=16", "model.unet.groups=4",
+    "diffusion.timesteps=20", "sampling.steps=2", "training.max_epochs=1", "training.limit_train_batches=1",
+    "training.limit_val_batches=1",
+]
+
+
+@pytest.mark.slow
+def test_eval_scores_a_checkpoint_with_an_ensemble(tiny_store, tmp_path):
+    from depthdif.config.loader import load
+    from depthdif.config.schema import ExperimentConfig
+    from depthdif.train.loop import fit_in_process
+
+    cfg = load(ExperimentConfig, None, TINY_MODEL + [f"data.store={tiny_store}"])
+    result = fit_in_process("pixel", cfg, tmp_path / "run", progress=False)
+    assert result.ok, result.error
+    out = tmp_path / "eval"
+    code = main(["eval", "--checkpoint", str(result.checkpoint_dir), "--store", str(tiny_store), "--split", "val",
+                 "--out", str(out), "--samples", "2", "--methods", "idw", "--no-progress"])
+    assert code == 0
+    table = pd.read_parquet(out / METRICS_FILE)
+    assert list(dict.fromkeys(table["method"])) == ["model", "idw"]
+    model = table[(table.method == "model") & (table.scope == "overall")].set_index("metric")["value"]
+    assert math.isfinite(model["crps_withheld"]) and model["spread_withheld"] > 0
+    assert math.isfinite(model["crps_full"]) and "crps_full" not in set(table[table.method == "idw"]["metric"])

@@ -1,0 +1,75 @@
+"""Plotly rendering of a Pareto record: traces, hover text, standalone HTML files."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from depthdif.study.pareto import compute_pareto
+from depthdif.study.plot import (HYPERVOLUME_HTML, PARETO_HTML, PARETO_PNG, hypervolume_figure,
+                                 image_exporter_available, pareto_figure, write_study_plots)
+
+
+def _results(n_objectives: int = 2) -> pd.DataFrame:
+    rows = [
+        (0, "COMPLETE", [1.0, 4.0, 2.0]),
+        (1, "COMPLETE", [2.0, 2.0, 1.0]),
+        (2, "COMPLETE", [3.0, 5.0, 3.0]),   # dominated by trial 0 in every layout
+        (3, "PRUNED", [0.5, 0.5, 0.5]),
+        (4, "FAILED", [None, None, None]),
+    ]
+    records = []
+    for number, state, values in rows:
+        record = {"trial_id": f"trial_{number}", "trial_number": number, "state": state,
+                  "param/model.ambient_occlusion.further_drop_prob": 0.1 * (number + 1)}
+        record.update({f"objective/m{i}": values[i] for i in range(n_objectives)})
+        records.append(record)
+    return pd.DataFrame(records)
+
+
+def _objectives(n: int):
+    return [(f"m{i}", "minimize") for i in range(n)]
+
+
+def test_two_objective_figure_highlights_front_and_shows_params_on_hover():
+    result = compute_pareto(_results(2), _objectives(2))
+    fig = pareto_figure(result)
+    traces = {t.name: t for t in fig.data}
+    assert list(traces["Pareto front"].x) == [1.0, 2.0]
+    assert list(traces["trials"].x) == [3.0]
+    assert list(traces["other trials (failed / pruned / running)"].x) == [0.5]  # pruned, failed has no values
+    assert "further_drop_prob = 0.1" in traces["Pareto front"].text[0]
+    assert "trial_0" in traces["Pareto front"].text[0]
+    assert fig.layout.xaxis.title.text == "m0 (↓ better)"
+    assert "front boundary" in traces
+
+
+@pytest.mark.parametrize("n,trace_type", [(1, "scatter"), (3, "scatter3d")])
+def test_layout_follows_number_of_objectives(n, trace_type):
+    result = compute_pareto(_results(n), _objectives(n))
+    fig = pareto_figure(result)
+    assert {t.type for t in fig.data} == {trace_type}
+    front = next(t for t in fig.data if t.name == "Pareto front")
+    assert len(front.x) == len(result.front)
+
+
+def test_hypervolume_figure_plots_the_history():
+    result = compute_pareto(_results(2), _objectives(2))
+    fig = hypervolume_figure(result)
+    assert list(fig.data[0].x) == [0, 1, 2, 3, 4]
+    assert fig.data[0].y[-1] == pytest.approx(result.hypervolume)
+    assert "reference point" in fig.layout.title.text
+
+
+def test_write_study_plots_writes_standalone_html(tmp_path):
+    result = compute_pareto(_results(2), _objectives(2))
+    written, note = write_study_plots(result, tmp_path, title="demo")
+    names = {p.name for p in written}
+    assert {PARETO_HTML, HYPERVOLUME_HTML} <= names
+    html = (tmp_path / PARETO_HTML).read_text()
+    assert "trial_1" in html and "plotly" in html.lower() and '<script src="https://cdn.plot.ly' not in html
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    if image_exporter_available():
+        assert PARETO_PNG in names or "failed" in note
+    else:
+        assert PARETO_PNG not in names and "kaleido" in note

@@ -1,0 +1,125 @@
+"""Stitching windows back onto the grid, and a real prediction Zarr from the tiny store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from depthdif.predict import MEAN, SPREAD, SlabAccumulator, batch_seed, predict_to_zarr, taper_window, window_ids
+
+
+def tiny_experiment(store):
+    """A few-thousand-parameter pixel model with a 3-step DDIM sampler."""
+    from depthdif.config import ExperimentConfig, replace_dotted
+
+    return replace_dotted(ExperimentConfig(), {
+        "data.store": str(store), "data.batch_size": 4, "data.val_subset": 2,
+        "model.unet.base_channels": 8, "model.unet.channel_mults": [1, 2], "model.unet.attention_levels": [],
+        "model.unet.groups": 4, "model.unet.time_embed_dim": 16,
+        "diffusion.timesteps": 50, "sampling.steps": 3, "sampling.ensemble_size": 2,
+        "training.max_epochs": 1, "training.limit_train_batches": 2, "training.limit_val_batches": 1,
+    })
+
+
+@pytest.fixture(scope="module")
+def untrained_system(tiny_store):
+    """A real (randomly initialised) pixel system: stitching does not need a trained model."""
+    import torch
+
+    from depthdif.train.systems import SYSTEMS, store_meta
+
+    torch.manual_seed(0)
+    cfg = tiny_experiment(tiny_store)
+    meta = store_meta(cfg)
+    return SYSTEMS["pixel"](cfg, meta.normalization, meta.depth.tolist()).eval()
+
+
+def test_taper_is_positive_symmetric_and_peaks_in_the_centre():
+    w = taper_window(16)
+    assert w.shape == (16, 16) and (w > 0).all()
+    np.testing.assert_allclose(w, w.T)
+    np.testing.assert_allclose(w, w[::-1, ::-1])
+    assert w[7, 7] == pytest.approx(w.max()) and w[0, 0] == pytest.approx(w.min())
+
+
+def test_overlapping_windows_average_by_taper_weight():
+    taper = np.array([[1.0, 2.0], [2.0, 4.0]])
+    slab = SlabAccumulator.empty(1, 2, 3)
+    slab.add(np.full((1, 2, 2), 10.0), np.full((1, 2, 2), 1.0), 0, 0, taper)
+    slab.add(np.full((1, 2, 2), 20.0), np.full((1, 2, 2), 4.0), 0, 1, taper)
+    invalid = np.zeros((1, 2, 3), dtype=bool)
+    invalid[0, 1, 0] = True
+    mean, spread = slab.finish(invalid)
+    # column 1 is covered by window A's right column (w 2, 4) and window B's left column (w 1, 2)
+    assert mean[0, 0, 1] == pytest.approx((2 * 10 + 1 * 20) / 3)
+    assert spread[0, 0, 1] == pytest.approx(np.sqrt((2 * 1 + 1 * 4) / 3))
+    assert mean[0, 0, 0] == 10.0 and mean[0, 0, 2] == 20.0 and spread[0, 1, 2] == pytest.approx(2.0)
+    assert np.isnan(mean[0, 1, 0]) and np.isnan(spread[0, 1, 0])  # invalid pixel
+
+
+def test_uncovered_pixels_are_nan():
+    slab = SlabAccumulator.empty(2, 4, 4)
+    slab.add(np.ones((2, 2, 2)), np.zeros((2, 2, 2)), 0, 0, taper_window(2))
+    mean, _ = slab.finish(np.zeros((2, 4, 4), dtype=bool))
+    assert np.isfinite(mean[:, :2, :2]).all() and np.isnan(mean[:, 2:, :]).all()
+
+
+def test_batch_seeds_are_distinct_and_reproducible():
+    seeds = {batch_seed(3, b) for b in range(1000)}
+    assert len(seeds) == 1000 and batch_seed(3, 7) == batch_seed(3, 7) != batch_seed(4, 7)
+
+
+def test_window_ids_follow_split_and_time_order(tiny_store):
+    from depthdif.data.store import OceanStore
+
+    store = OceanStore.open(tiny_store)
+    all_ids, test_ids = window_ids(store, "all"), window_ids(store, "test")
+    assert len(all_ids) == len(store.index) and set(test_ids) < set(all_ids)
+    times = store.index.set_index("patch_id").loc[all_ids, "time_index"].to_numpy()
+    assert (np.diff(times) >= 0).all()
+    with pytest.raises(ValueError, match="allowed values"):
+        window_ids(store, "holdout")
+
+
+def test_prediction_zarr_on_the_store_grid(tiny_store, untrained_system, tmp_path):
+    from depthdif.data.store import OceanStore
+
+    out = predict_to_zarr(untrained_system, tiny_store, tmp_path / "pred.zarr", split="all", samples=2,
+                          seed=0, progress=False)
+    store = OceanStore.open(tiny_store)
+    pred = xr.open_zarr(out, chunks=None)
+    assert pred[MEAN].dims == ("time", "depth", "lat", "lon")
+    for name in ("time", "depth", "lat", "lon"):
+        np.testing.assert_array_equal(pred[name].values, store.ds[name].values)
+    mean, spread = pred[MEAN].values, pred[SPREAD].values
+    land = store.ds["land_mask"].values.astype(bool)
+    below_floor = ~store.ds["y_valid_mask"].values.astype(bool)
+    assert np.isnan(mean[:, :, land]).all()
+    assert np.isnan(mean[below_floor]).all()
+    covered = np.zeros(mean.shape, dtype=bool)
+    for row in store.index.itertuples():
+        covered[row.time_index, :, row.y0:row.y0 + row.size, row.x0:row.x0 + row.size] = True
+    valid = covered & ~below_floor & ~land[None, None]
+    assert valid.any() and np.isfinite(mean[valid]).all() and (spread[valid] >= 0).all()
+    assert np.isnan(mean[~covered]).all()
+    assert pred[MEAN].attrs["units"] == "degC" and pred.attrs["samples"] == 2
+    # de-normalized: plausible ocean temperatures, not unit-variance noise around 0
+    assert -5 < np.nanmean(mean) < 35
+
+
+def test_split_restricts_coverage_and_existing_output_is_kept(tiny_store, untrained_system, tmp_path):
+    from depthdif.data.store import OceanStore
+
+    out = predict_to_zarr(untrained_system, tiny_store, tmp_path / "test.zarr", split="test", samples=1,
+                          seed=0, progress=False)
+    store = OceanStore.open(tiny_store)
+    mean = xr.open_zarr(out, chunks=None)[MEAN].values
+    covered = np.zeros(mean.shape, dtype=bool)
+    for row in store.index[store.index["split"] == "test"].itertuples():
+        covered[row.time_index, :, row.y0:row.y0 + row.size, row.x0:row.x0 + row.size] = True
+    assert np.isnan(mean[~covered]).all() and np.isfinite(mean[covered]).any()
+    assert np.nanmax(xr.open_zarr(out, chunks=None)[SPREAD].values) == 0.0  # K = 1: no spread
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        predict_to_zarr(untrained_system, tiny_store, out, split="test", samples=1, progress=False)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left

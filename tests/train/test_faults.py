@@ -1,0 +1,69 @@
+"""An injected crash is recovered from the latest checkpoint; a NaN loss ends the run at once."""
+
+from __future__ import annotations
+
+import pytest
+
+from depthdif.config import ConfigError
+from depthdif.config.loader import load
+from depthdif.config.schema import ExperimentConfig
+from depthdif.train.faults import NonFiniteLossError, crash_marker
+from depthdif.train.loop import fit_in_process, read_metrics_log
+from depthdif.train.runner import run_training
+
+from ._tiny import tiny_config
+
+STEPS_PER_EPOCH = 12  # tiny_store: 24 training patches, batch 2, one process
+
+
+def nan_config(store, **extra):
+    return tiny_config(store, **{"ae.training.max_epochs": 3, "training.max_failures": 2,
+                                 "training.fault_injection.nan_at_step": 2, **extra})
+
+
+def assert_stopped_at_once(result):
+    assert result.status == "nonfinite_loss"
+    assert "non-finite training loss at global step 3" in result.error
+    rows = read_metrics_log(result.run_dir)
+    assert len(rows) == 1 and rows[0]["status"] == "nonfinite_loss" and rows[0]["step"] == 3
+    assert result.checkpoint_dir is None  # NaN weights are never checkpointed
+    with pytest.raises(NonFiniteLossError):
+        result.raise_for_status()
+
+
+def test_nan_loss_stops_in_process_without_retry(tiny_store, tmp_path):
+    assert_stopped_at_once(fit_in_process("ae", nan_config(tiny_store), tmp_path / "run", progress=False))
+
+
+def test_nan_loss_stops_ray_local_mode_without_retry(tiny_store, tmp_path):
+    result = run_training("ae", nan_config(tiny_store), name="nan", storage_path=tmp_path, num_workers=0,
+                          progress=False)
+    assert_stopped_at_once(result)
+
+
+def test_fault_injection_settings_are_validated(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("training:\n  fault_injection:\n    crash_at_step: -1\n")
+    with pytest.raises(ConfigError, match="training.fault_injection.crash_at_step"):
+        load(ExperimentConfig, bad)
+
+
+def test_crash_without_retries_fails_with_the_error(tiny_store, tmp_path):
+    cfg = tiny_config(tiny_store, **{"training.fault_injection.crash_at_step": 1})
+    result = fit_in_process("ae", cfg, tmp_path / "run", progress=False)
+    assert result.status == "failed" and "InjectedCrash" in result.error
+    assert crash_marker(tmp_path / "run", 1).exists()
+
+
+@pytest.mark.slow
+def test_injected_crash_on_one_of_two_workers_is_recovered(tiny_store, ray_session, tmp_path):
+    crash_step = STEPS_PER_EPOCH // 2 + 1  # 2 workers: 6 steps per epoch; crash in epoch 2
+    cfg = tiny_config(tiny_store, **{"training.max_failures": 1,
+                                     "training.fault_injection.crash_at_step": crash_step,
+                                     "training.fault_injection.marker_dir": str(tmp_path / "markers")})
+    result = run_training("ae", cfg, name="crash", storage_path=tmp_path, num_workers=2, progress=False)
+    assert crash_marker(tmp_path / "markers", crash_step).exists()  # it did crash
+    assert result.status == "completed", result.error
+    # Epoch 1 was reported once: the restart resumed from its checkpoint, not from scratch.
+    assert [row["epoch"] for row in read_metrics_log(result.run_dir)] == [1, 2]
+    assert result.metrics["epoch"] == 2 and result.metrics["step"] == 12

@@ -1,0 +1,194 @@
+"""LatentDiffusionSystem on the real tiny store: freezing, decoding, metrics, errors, export."""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from depthdif.data.dataset import PatchDataset
+from depthdif.data.normalization import Normalization
+from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.train.autoencoder import AutoencoderSystem
+from depthdif.train.latent import LatentDiffusionSystem, masked_avg_pool
+from depthdif.train.pixel import PixelDiffusionSystem
+from depthdif.train.systems import load_system
+
+from ._tiny import tiny_config
+
+
+def trainer_for(root, epochs=1, train_batches=2):
+    return pl.Trainer(max_epochs=epochs, accelerator="cpu", logger=False, enable_checkpointing=False,
+                      enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0,
+                      limit_train_batches=train_batches, limit_val_batches=1, default_root_dir=str(root))
+
+
+def loaders(store):
+    train, val = PatchDataset(store, "train"), PatchDataset(store, "val")
+    return DataLoader(train, batch_size=2, shuffle=False), DataLoader(val, batch_size=2)
+
+
+def train_ae(store, root, downsample=1):
+    """A real AE checkpoint (one short epoch: the latent tests need a trained file, not a good AE)."""
+    cfg = tiny_config(store, **{"ae.spatial_downsample": downsample})
+    val = PatchDataset(store, "val")
+    system = AutoencoderSystem(cfg, val.normalization, val.depth)
+    trainer = trainer_for(root)
+    trainer.fit(system, *loaders(store))
+    path = root / f"ae_s{downsample}.ckpt"
+    trainer.save_checkpoint(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def ae_checkpoint(tiny_store, tmp_path_factory):
+    return train_ae(tiny_store, tmp_path_factory.mktemp("ae1"))
+
+
+@pytest.fixture(scope="module")
+def ae_checkpoint_s2(tiny_store, tmp_path_factory):
+    return train_ae(tiny_store, tmp_path_factory.mktemp("ae2"), downsample=2)
+
+
+def latent_system(store, ae_path, **overrides):
+    cfg = tiny_config(store, **{"latent.ae_checkpoint": str(ae_path), "model.model_type": "latent_cond_dif",
+                                **overrides})
+    val = PatchDataset(store, "val")
+    return LatentDiffusionSystem(cfg, val.normalization, val.depth)
+
+
+def snapshot(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def changed(before, module):
+    after = module.state_dict()
+    return {k for k, v in before.items() if not torch.equal(v, after[k])}
+
+
+def fit_one_epoch(system, store, root):
+    pl.seed_everything(0, verbose=False)
+    trainer = trainer_for(root)
+    trainer.fit(system, *loaders(store))
+    return trainer
+
+
+@pytest.mark.parametrize("freeze,trains_encoder,trains_decoder",
+                         [("full", False, False), ("partial", False, True), ("none", True, True)])
+def test_freeze_modes_train_only_what_they_say(tiny_store, ae_checkpoint, tmp_path, freeze, trains_encoder,
+                                               trains_decoder):
+    system = latent_system(tiny_store, ae_checkpoint, **{"latent.freeze": freeze})
+    ae_before, denoiser_before = snapshot(system.autoencoder), snapshot(system.denoiser)
+    trainer = fit_one_epoch(system, tiny_store, tmp_path)
+    moved = changed(ae_before, system.autoencoder)
+    assert any(k.startswith("encoder.") for k in moved) == trains_encoder
+    assert any(k.startswith("decoder.") for k in moved) == trains_decoder
+    assert not moved & {"latent_mean", "latent_std", "latent_batches_seen"}  # AE stays in eval mode
+    assert changed(denoiser_before, system.denoiser)
+    assert ("train/ae_recon_loss" in trainer.callback_metrics) == (freeze != "full")
+
+
+@pytest.mark.parametrize("downsample", [1, 2])
+def test_sampling_decodes_to_all_levels(tiny_store, ae_checkpoint, ae_checkpoint_s2, downsample):
+    path = ae_checkpoint if downsample == 1 else ae_checkpoint_s2
+    system = latent_system(tiny_store, path).eval()
+    batch = next(iter(loaders(tiny_store)[1]))
+    assert system.model_space_shape(batch) == (2, 4, 16 // downsample, 16 // downsample)
+    samples = system.sample(batch, k=2, seed=3)
+    assert samples.shape == (2, 2, 8, 16, 16)
+    assert torch.isfinite(samples).all()
+    assert torch.equal(samples, system.sample(batch, k=2, seed=3))  # seeded
+    assert system.predict(batch).shape == (2, 8, 16, 16)
+
+
+def test_validation_metrics_follow_the_pixel_definitions(tiny_store, ae_checkpoint, tmp_path):
+    """Same metric keys as the pixel model, and val/rmse_full equals a hand computation on decoded samples."""
+    system = latent_system(tiny_store, ae_checkpoint)
+    pixel = PixelDiffusionSystem(system.cfg, system.normalization, system.depth)
+    latent_logged = trainer_for(tmp_path).validate(system, loaders(tiny_store)[1], verbose=False)[0]
+    pixel_logged = trainer_for(tmp_path).validate(pixel, loaders(tiny_store)[1], verbose=False)[0]
+    metric_keys = {k for k in pixel_logged if "rmse" in k or "mae" in k or "bias" in k}
+    assert metric_keys and metric_keys <= set(latent_logged)
+
+    batch = next(iter(loaders(tiny_store)[1]))
+    cfg = system.cfg
+    held_in, withheld = withhold_profiles(batch, cfg.data.withheld_fraction, cfg.data.withheld_seed)
+    pred = system.sample(held_in, seed=cfg.sampling.seed).mean(dim=0).double()
+    std = torch.tensor(system.normalization.depth_std).reshape(1, -1, 1, 1)
+    within = torch.tensor(system.depth <= cfg.evaluation.max_depth_m).reshape(1, -1, 1, 1)
+    mask = batch["y_valid_mask"].double() * within
+    rmse = (((pred - batch["y"].double()) * std) ** 2 * mask).sum() / mask.sum()
+    assert latent_logged["val/rmse_full"] == pytest.approx(float(rmse.sqrt()), rel=1e-4)
+
+
+def test_ae_store_mismatch_is_a_clear_error(tiny_store, ae_checkpoint):
+    cfg = tiny_config(tiny_store, **{"latent.ae_checkpoint": str(ae_checkpoint)})
+    val = PatchDataset(tiny_store, "val")
+    norm = val.normalization
+    shifted = Normalization(norm.depth_mean, norm.depth_std * np.r_[1, 1, 1.5, 1, 1, 1, 1, 1],
+                            norm.eo_mean, norm.eo_std, norm.eo_channels)
+    with pytest.raises(ValueError, match=r"depth_std differs from the store's at level 2"):
+        LatentDiffusionSystem(cfg, shifted, val.depth)
+    fewer = Normalization(norm.depth_mean[:7], norm.depth_std[:7], norm.eo_mean, norm.eo_std, norm.eo_channels)
+    with pytest.raises(ValueError, match=r"trained on 8 depth levels, the store has 7"):
+        LatentDiffusionSystem(cfg, fewer, val.depth[:7])
+
+
+def test_frozen_latent_needs_an_ae_checkpoint(tiny_store):
+    val = PatchDataset(tiny_store, "val")
+    with pytest.raises(ValueError, match=r"latent.freeze='full' needs a trained autoencoder"):
+        LatentDiffusionSystem(tiny_config(tiny_store), val.normalization, val.depth)
+
+
+def test_resolved_config_records_the_ae_it_loaded(tiny_store, ae_checkpoint):
+    system = latent_system(tiny_store, ae_checkpoint, **{"ae.latent_channels": 16})
+    assert system.cfg.ae.latent_channels == 4  # the checkpoint's AE, not the stale request
+    assert system.hparams["config"]["ae"]["latent_channels"] == 4
+    assert system.hparams["config"]["model"]["model_type"] == "latent_cond_dif"
+
+
+def test_checkpoint_and_export_rebuild_the_same_sampler(tiny_store, ae_checkpoint, tmp_path):
+    system = latent_system(tiny_store, ae_checkpoint, **{"latent.freeze": "partial"})
+    trainer = fit_one_epoch(system, tiny_store, tmp_path)
+    path = tmp_path / "latent.ckpt"
+    trainer.save_checkpoint(path)
+    batch = next(iter(loaders(tiny_store)[1]))
+    expected = system.eval().sample(batch, k=1, seed=5)
+    from_ckpt = load_system(path)
+    assert isinstance(from_ckpt, LatentDiffusionSystem)
+    assert torch.allclose(from_ckpt.sample(batch, k=1, seed=5), expected, atol=1e-6)
+    state = system.export_state()
+    assert any(k.startswith("autoencoder.") for k in state) and any(k.startswith("denoiser.") for k in state)
+    exported = LatentDiffusionSystem.from_export(system.hparams["config"], system.hparams["normalization"],
+                                                 system.hparams["depth"], state)
+    assert torch.allclose(exported.sample(batch, k=1, seed=5), expected, atol=1e-6)
+
+
+def test_ambient_training_in_latent_mode(tiny_store, ae_checkpoint, tmp_path):
+    system = latent_system(tiny_store, ae_checkpoint, **{"model.ambient_occlusion.enabled": True,
+                                                         "sampling.ambient_mode": "fixed_mask"})
+    trainer = fit_one_epoch(system, tiny_store, tmp_path)
+    logged = trainer.callback_metrics
+    assert torch.isfinite(logged["train/loss"])
+    assert 0 < float(logged["train/ambient_observed_fraction_further"]) <= float(
+        logged["train/ambient_observed_fraction_original"])
+    assert torch.isfinite(logged["val/rmse_full"])
+
+
+def test_latent_masks_and_pooled_condition(tiny_store, ae_checkpoint, ae_checkpoint_s2):
+    mask = torch.zeros(1, 8, 4, 4)
+    mask[0, 3, 1, 2] = 1  # one level of one column
+    full = latent_system(tiny_store, ae_checkpoint).model_space_mask(mask)
+    assert full.shape == (1, 4, 4, 4)
+    assert full[:, :, 1, 2].eq(1).all() and full.sum() == 4
+    pooled = latent_system(tiny_store, ae_checkpoint_s2).model_space_mask(mask)
+    assert pooled.shape == (1, 4, 2, 2) and pooled[:, :, 0, 1].eq(1).all() and pooled.sum() == 4
+
+    field = torch.tensor([[[[1.0, 3.0], [5.0, 7.0]]]])
+    valid = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+    average, any_valid = masked_avg_pool(field, valid, 2)
+    assert average.item() == 3.0 and any_valid.item() == 1.0  # mean of 1 and 5 only
+    average, any_valid = masked_avg_pool(field, torch.zeros_like(valid), 2)
+    assert average.item() == 0.0 and any_valid.item() == 0.0

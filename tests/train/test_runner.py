@@ -1,0 +1,49 @@
+"""Run naming, storage paths, and config/data errors that must fail before any worker starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from depthdif.cli import main
+from depthdif.config.loader import replace_dotted
+from depthdif.train.runner import absolute_storage, default_run_name, run_training
+
+from ._tiny import tiny_config
+
+
+def test_run_name_is_deterministic_per_kind_and_config(tiny_store):
+    cfg = tiny_config(tiny_store)
+    assert default_run_name("pixel", cfg) == default_run_name("pixel", tiny_config(tiny_store))
+    assert default_run_name("pixel", cfg) != default_run_name("ae", cfg)
+    assert default_run_name("pixel", cfg) != default_run_name("pixel", replace_dotted(cfg, {"training.lr": 0.5}))
+
+
+def test_storage_path_is_made_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert absolute_storage("runs") == tmp_path / "runs"
+    assert absolute_storage("~/x") == Path.home() / "x"
+    with pytest.raises(ValueError, match="ray.storage_path"):
+        absolute_storage("s3://bucket/runs")
+
+
+@pytest.mark.parametrize("kind,overrides,match", [
+    ("pixel", {"data.store": "/nonexistent/store.zarr"}, "nonexistent"),
+    ("ae", {"ae.in_channels": 3}, "in_channels"),
+    ("diffusion", {}, "allowed"),
+])
+def test_bad_inputs_fail_before_any_worker_starts(tiny_store, tmp_path, kind, overrides, match):
+    cfg = tiny_config(tiny_store, **overrides)
+    with pytest.raises(Exception, match=match):
+        run_training(kind, cfg, name="bad", storage_path=tmp_path, num_workers=2)
+    assert not (tmp_path / "bad").exists()  # nothing was launched, not even the run dir
+
+
+def test_cli_reports_config_errors_with_the_key(tiny_store, tmp_path, capsys):
+    code = main(["train", "pixel", "--storage", str(tmp_path), "--set", f"data.store={tiny_store}",
+                 "--set", "training.lr=-1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "training.lr" in err and "outside the allowed range" in err
+    assert not any(tmp_path.iterdir())
