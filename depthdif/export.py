@@ -237,7 +237,8 @@ def select_trials(results: pd.DataFrame, objectives: Sequence[Any], *, trial: st
     match = results[(results["trial_id"].astype(str) == str(trial))
                     | (results["trial_number"].astype(str) == str(trial))]
     if match.empty:
-        raise ValueError(f"export --trial {trial!r}: no such trial; trial ids: {results['trial_id'].astype(str).tolist()}")
+        known = results["trial_id"].astype(str).tolist()
+        raise ValueError(f"export --trial {trial!r}: no such trial; trial ids: {known}")
     return match.head(1)
 
 
@@ -253,8 +254,9 @@ def export_row(row: pd.Series, objectives: Sequence[Any], out_root: str | Path, 
     if not isinstance(checkpoint, str) or not checkpoint:
         raise ValueError(f"trial {row['trial_id']} ({row.get('state')}): no checkpoint_path in the results table")
     values = {o.metric: {"value": row.get(f"objective/{o.metric}"), "direction": o.direction} for o in objectives}
-    params = {c.removeprefix("param/"): row[c] for c in row.index
-              if c.startswith("param/") and not (isinstance(row[c], float) and math.isnan(row[c]))}
+    params = {c.removeprefix("param/"): row[c] for c in row.index  # unset conditional params: dropped
+              if c.startswith("param/") and row[c] is not None
+              and not (isinstance(row[c], float) and math.isnan(row[c]))}
     extra = {"trial_number": row.get("trial_number"), "state": row.get("state"), "study": study_name,
              "fidelity": row.get("fidelity"), "run_dir": row.get("run_dir")}
     return export_checkpoint(checkpoint, Path(out_root) / trial_folder_name(row["trial_id"]),

@@ -123,3 +123,25 @@ def test_split_restricts_coverage_and_existing_output_is_kept(tiny_store, untrai
     with pytest.raises(FileExistsError, match="--overwrite"):
         predict_to_zarr(untrained_system, tiny_store, out, split="test", samples=1, progress=False)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_argo_only_store_masks_land_but_not_the_sea_floor(tiny_store, untrained_system, tmp_path):
+    """Without a target there is no sea-floor mask: only land and uncovered pixels are NaN."""
+    from depthdif.data.store import OceanStore, write_store
+
+    source = OceanStore.open(tiny_store)
+    argo_only = write_store(source.ds.drop_vars(["y", "y_valid_mask"]).load(), tmp_path / "argo.zarr",
+                            profiles=source.profiles, patch_size=16, stride=16, progress=False)
+    store = OceanStore.open(argo_only)
+    assert not store.has_target
+    out = predict_to_zarr(untrained_system, argo_only, tmp_path / "pred.zarr", split="test", samples=1,
+                          progress=False)
+    mean = xr.open_zarr(out, chunks=None)[MEAN].values
+    land = store.ds["land_mask"].values.astype(bool)
+    covered = np.zeros(mean.shape, dtype=bool)
+    for row in store.index[store.index["split"] == "test"].itertuples():
+        covered[row.time_index, :, row.y0:row.y0 + row.size, row.x0:row.x0 + row.size] = True
+    ocean = covered & ~land[None, None]
+    assert np.isfinite(mean[ocean]).all() and np.isnan(mean[~ocean]).all()
+    below_floor = ~source.ds["y_valid_mask"].values.astype(bool)
+    assert np.isfinite(mean[ocean & below_floor]).any()  # values the target store would have masked

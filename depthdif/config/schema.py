@@ -27,6 +27,10 @@ class DataConfig:
     withheld_seed: int = 1234
     # Cap on the number of validation patches scored by sampling (a fixed, deterministic subset).
     val_subset: int = bounded(16, 1)
+    # Per-process cache of decoded Zarr chunks (PatchDataset cache_bytes = cache_mb * 2**20); 0 = off.
+    cache_mb: int = bounded(512, 0)
+    # Load the whole store into RAM in each reading process (small stores only).
+    in_memory: bool = False
 
     def check(self) -> None:
         if not self.eo_channels:
@@ -113,7 +117,9 @@ class SamplingConfig:
 class EMAConfig:
     enabled: bool = True
     decay: float = bounded(0.999, 0.0, 1.0, hi_open=True)
-    warmup_steps: int = bounded(100, 0)  # decay ramps as min(decay, (1+n)/(10+n)) until then
+    # The first warmup_steps updates copy the weights; then decay_n = min(decay, (1+n)/(10+n)),
+    # n counted from the end of the copy phase (depthdif/diffusion/ema.py).
+    warmup_steps: int = bounded(100, 0)
 
 
 @dataclass

@@ -8,12 +8,12 @@ spuriously cold (down to -5.6 degC): we clip at the freezing point of seawater.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from scipy.ndimage import distance_transform_edt
 
 PACKAGED_FILE = Path(__file__).resolve().parents[1] / "resources" / "levitus94_monthly_4deg_15lev.nc"
 # Seawater freezes near -1.9 degC at 35 psu: colder climatology values are artefacts.
@@ -74,29 +74,36 @@ def _fill_down(profiles: np.ndarray) -> np.ndarray:
     return out
 
 
-def background_profiles(clim: Climatology, lat: np.ndarray, lon_range: tuple[float, float],
-                        day_of_year: float) -> np.ndarray:
-    """T on the climatology's depth nodes, (len(lat), K): the wet-point mean over `lon_range`
-    in each climatology latitude band, interpolated in latitude and season."""
-    lo, hi = lon_range[0] % 360, lon_range[1] % 360
-    in_range = (clim.lon >= lo) & (clim.lon <= hi) if lo <= hi else (clim.lon >= lo) | (clim.lon <= hi)
-    if in_range.sum() < 2:  # a basin narrower than one 4-degree cell: take the nearest columns
-        centre = (lo + (hi - lo) % 360 / 2) % 360
-        dist = np.abs((clim.lon - centre + 180) % 360 - 180)
-        in_range = dist <= np.sort(dist)[1]
-    field = _seasonal(clim.theta, day_of_year)[:, :, in_range]  # (K, Y, Xr)
-    with warnings.catch_warnings():  # all-NaN latitude bands (land) are expected
-        warnings.simplefilter("ignore", category=RuntimeWarning)
-        bands = np.nanmean(field, axis=2).T  # (Y, K)
-        everywhere = np.nanmean(_seasonal(clim.theta, day_of_year), axis=2).T
-    bands = np.where(np.isfinite(bands), bands, everywhere)
-    bands = _fill_down(bands)
-    lat = np.asarray(lat, dtype=np.float64)
-    out = np.empty((lat.size, bands.shape[1]))
-    usable = np.isfinite(bands[:, 0])
-    for k in range(bands.shape[1]):
-        out[:, k] = np.interp(lat, clim.lat[usable], bands[usable, k])
+def _fill_land(field: np.ndarray) -> np.ndarray:
+    """Give every NaN cell of each (lat, lon) slice its nearest wet neighbour's value, so a
+    synthetic coast that differs from the real one still finds water properties there."""
+    out = field.copy()
+    for k in range(out.shape[0]):
+        dry = ~np.isfinite(out[k])
+        if dry.all():
+            out[k] = out[k - 1]
+        elif dry.any():
+            _, (iy, ix) = distance_transform_edt(dry, return_indices=True)
+            out[k] = out[k][iy, ix]
     return out
+
+
+def background_field(clim: Climatology, lat: np.ndarray, lon: np.ndarray, day_of_year: float) -> np.ndarray:
+    """T on the climatology's depth nodes for every basin pixel, (K, len(lat), len(lon)):
+    seasonal interpolation, land and sub-floor cells filled (down, then sideways), then bilinear
+    interpolation in latitude and (periodic) longitude."""
+    field = _seasonal(clim.theta, day_of_year)                       # (K, Y, X)
+    field = _fill_land(np.moveaxis(_fill_down(np.moveaxis(field, 0, -1)), -1, 0))
+    fy = np.interp(np.asarray(lat, float), clim.lat, np.arange(clim.lat.size))
+    y0 = np.clip(np.floor(fy).astype(int), 0, clim.lat.size - 2)
+    wy = np.clip(fy - y0, 0.0, 1.0)[:, None]
+    step = float(np.median(np.diff(clim.lon)))
+    fx = ((np.asarray(lon, float) % 360) - clim.lon[0]) / step
+    x0 = np.floor(fx).astype(int)
+    wx = (fx - x0)[None, :]
+    x0, x1 = x0 % clim.lon.size, (x0 + 1) % clim.lon.size
+    rows = field[:, y0] * (1 - wy) + field[:, y0 + 1] * wy              # (K, H, X)
+    return rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx
 
 
 def profile_at(clim: Climatology, lat: float, lon: float, day_of_year: float,

@@ -4,7 +4,8 @@ Real floats park at ~1000 dbar and drift a few km per day, surfacing every ~10 d
 profile from ~2000 dbar (some shallower: older floats, shelf seas, early surfacing). We mimic that:
 each float moves along a track whose heading turns at a slowly varying rate, bounces off
 coasts and the basin edge, and profiles once per store time step down to a random maximum depth
-(mostly ~2000 m), never below the sea floor, with Gaussian sensor noise.
+(mostly ~2000 m) from a few metres below the surface, never below the sea floor, with Gaussian
+sensor noise.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ class FloatSpec:
     deep_fraction: float = 0.8          # share of profiles reaching ~2000 m
     deep_range_m: tuple[float, float] = (1900.0, 2050.0)
     shallow_range_m: tuple[float, float] = (300.0, 1500.0)
+    # Shallowest measurement: floats stop sampling a few metres below the surface, so (as with real
+    # Argo ingested without extrapolation) the top GLORYS levels are often unobserved.
+    top_range_m: tuple[float, float] = (1.0, 10.0)
     sensor_noise_c: float = 0.01        # degC (Argo: ~0.002 instrument + representativeness)
 
 
@@ -70,8 +74,8 @@ def sample_profiles(y: np.ndarray, y_valid: np.ndarray, depth: np.ndarray, times
                     lat: np.ndarray, lon: np.ndarray, spec: FloatSpec, seed: int) -> pd.DataFrame:
     """Fly floats over the true field y (T, D, H, W) and return the profile table.
 
-    A profile measures every level from the surface down to its max depth that lies above the
-    sea floor (y_valid), with N(0, sensor_noise_c) noise.
+    A profile measures every level between its shallowest depth (a few metres) and its max depth
+    that lies above the sea floor (y_valid), with N(0, sensor_noise_c) noise.
     """
     rng = np.random.default_rng([seed, 7])
     ntime, _, h, w = y.shape
@@ -82,7 +86,9 @@ def sample_profiles(y: np.ndarray, y_valid: np.ndarray, depth: np.ndarray, times
     rows, cols = tracks[..., 0].ravel(), tracks[..., 1].ravel()
     iy, ix = np.rint(rows).astype(np.int64), np.rint(cols).astype(np.int64)
     columns = y[t_idx, :, iy, ix]               # (N, D)
-    measured = y_valid[t_idx, :, iy, ix] & (depth[None, :] <= max_depths(t_idx.size, spec, rng)[:, None])
+    top = rng.uniform(*spec.top_range_m, t_idx.size)[:, None]
+    in_range = (depth[None, :] >= top) & (depth[None, :] <= max_depths(t_idx.size, spec, rng)[:, None])
+    measured = y_valid[t_idx, :, iy, ix] & in_range
     temp = columns + rng.normal(0, spec.sensor_noise_c, columns.shape)
     dlat = float(np.median(np.diff(lat))) if lat.size > 1 else 0.0
     dlon = float(np.median(np.diff(lon))) if lon.size > 1 else 0.0

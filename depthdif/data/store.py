@@ -128,9 +128,15 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
 
 
 def _chunk_size(chunks: dict | None, ds: xr.Dataset) -> int:
-    size = int((chunks or {}).get("lat", (chunks or {}).get("chunk", DEFAULT_CHUNK)))
-    if size < 1:
-        raise ValueError(f"chunks: chunk edge must be >= 1, got {size}")
+    """Square spatial chunk edge from chunks={"lat": n, "lon": n} (time is 1, depth is whole)."""
+    chunks = dict(chunks or {})
+    unknown = sorted(set(chunks) - {"lat", "lon"})
+    if unknown:
+        raise ValueError(f"chunks: unknown keys {unknown}; allowed ['lat', 'lon'] (time is always 1, "
+                         "depth and eo_channel always whole)")
+    size = int(chunks.get("lat", chunks.get("lon", DEFAULT_CHUNK)))
+    if size < 1 or int(chunks.get("lon", size)) != size:
+        raise ValueError(f"chunks: need one square chunk edge >= 1, got {chunks}")
     return size
 
 

@@ -36,6 +36,9 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
     if S.Y in ds and not ds[S.Y_MASK].values.any():
         raise ValueError(f"{S.Y}: no valid target values (all NaN or y_valid_mask all false); "
                          "drop y and y_valid_mask for an Argo-only store")
+    if S.Y not in ds and not ds[S.X_MASK].values.any():
+        raise ValueError(f"{S.X_MASK}: an Argo-only store (no {S.Y}) needs observations, but no profile "
+                         "was binned onto the grid (empty Argo table, or every profile outside the grid/time)")
     if ds[S.LAND].values.all():
         raise ValueError(f"{S.LAND}: every pixel is land; no ocean windows can be cut")
     return ds

@@ -26,7 +26,9 @@ def masked_mse(prediction: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 
 def sample_timesteps(batch: int, schedule: NoiseSchedule, generator: torch.Generator | None = None,
                      device: torch.device | str | None = None) -> Tensor:
-    """t ~ Uniform{0, …, T-1} per sample."""
+    """t ~ Uniform{0, …, T-1} per sample; drawn on the CPU when a (CPU) generator is given."""
+    if generator is None:
+        return torch.randint(0, schedule.timesteps, (batch,), device=device)
     return torch.randint(0, schedule.timesteps, (batch,), generator=generator).to(device)
 
 

@@ -142,5 +142,25 @@ class ResultsTable:
         return self.rows.get(trial_id)
 
 
+ORPHAN_ERROR = ("orphaned: the driver stopped before Ray Tune recorded this trial, so it was never "
+                "resumed (the searcher proposed a new trial instead; Optuna has it as FAIL)")
+
+
+def close_orphans(study_dir: str | os.PathLike, known_trial_ids: Iterable[str]) -> list[str]:
+    """Mark RUNNING rows that Tune does not know as FAILED; returns their trial ids.
+
+    Called once every Tune trial has finished: a row still RUNNING then belongs to a trial the
+    driver started after its last experiment snapshot and before it was killed.
+    """
+    table = ResultsTable(study_dir)
+    known = set(known_trial_ids)
+    orphans = [tid for tid, row in table.rows.items() if row.get("state") == "RUNNING" and tid not in known]
+    for trial_id in orphans:
+        table.rows[trial_id] = {**table.rows[trial_id], "state": "FAILED", "error": ORPHAN_ERROR}
+    if orphans:
+        write_results(study_dir, table.rows.values())
+    return orphans
+
+
 def _is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))

@@ -37,7 +37,7 @@ from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 from depthdif.data.schema import COMPLETE_MARKER  # noqa: E402
 
 from .progress import FailureGuard, StudyRecorder  # noqa: E402
-from .results import read_results  # noqa: E402
+from .results import close_orphans, read_results  # noqa: E402
 from .search_space import DefineByRun, base_values  # noqa: E402
 from .searcher import StudySearcher, make_sampler, objective_key  # noqa: E402
 from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_dir_of, synth_config  # noqa: E402
@@ -110,7 +110,12 @@ def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, pr
 
 
 def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
-    tuner.fit()
+    grid = tuner.fit()
+    trials = [r.metrics.get("trial_id") if r.metrics else None for r in grid]
+    if grid.num_terminated + grid.num_errors == len(grid):  # nothing left to resume
+        orphans = close_orphans(study_dir, [t for t in trials if t])
+        if orphans:
+            print(f"{len(orphans)} trial(s) orphaned by the driver restart: {orphans}", file=sys.stderr)
     results = read_results(study_dir)
     finished = results[results["state"] != "RUNNING"]
     if len(finished) and (finished["state"] == "FAILED").all():

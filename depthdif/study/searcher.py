@@ -118,8 +118,13 @@ class StudySearcher(OptunaSearch):
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
         if trial_id in self._completed_trials or trial_id not in self._ot_trials:
             return
-        outcome = classify_outcome(result, error, self.objectives)
         ot_trial = self._ot_trials[trial_id]
+        if self._already_told(ot_trial.number):
+            # The driver died after telling Optuna but before Tune's snapshot saw the trial end;
+            # the restored run finished it again. Optuna keeps its first (identical) answer.
+            self._completed_trials.add(trial_id)
+            return
+        outcome = classify_outcome(result, error, self.objectives)
         ot_trial.set_user_attr("ray_trial_id", trial_id)
         ot_trial.set_user_attr(FIDELITY, outcome.fidelity)
         if outcome.error:
@@ -129,6 +134,10 @@ class StudySearcher(OptunaSearch):
         values = outcome.values if outcome.state == "COMPLETE" else None
         self._ot_study.tell(ot_trial, values, state=OPTUNA_STATE[outcome.state])
         self._completed_trials.add(trial_id)
+
+    def _already_told(self, number: int) -> bool:
+        frozen = [t for t in self._ot_study.get_trials(deepcopy=False) if t.number == number]
+        return bool(frozen) and frozen[0].state.is_finished()
 
     def restore(self, checkpoint_path: str) -> None:
         """Restore Tune's snapshot, then close Optuna trials the snapshot never heard of.

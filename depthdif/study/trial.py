@@ -16,6 +16,7 @@ records it FAILED, tells the searcher, and goes on (no Tune retry of a determini
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -28,12 +29,13 @@ from typing import Any, Callable
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from depthdif.config import ExperimentConfig, from_dict, replace_dotted
+from depthdif.config import ExperimentConfig, atomic_write_text, from_dict, replace_dotted
 
 from .searcher import ERROR, FAILED, FIDELITY, MAX_FIDELITY, TRIAL_NUMBER, objective_key
 from .spec import Objective, StudySpec, max_epochs
 
 BEST_DIR = "best_checkpoint"
+BEST_RECORD = "best.json"  # which objective value the kept checkpoint scored
 CHECKPOINT_FILE = "checkpoint.ckpt"
 TRAIN_DRIVER_CPU = 0.01  # a trial that only drives a TorchTrainer holds (almost) nothing
 # Objectives read from the trial's config rather than from training (e.g. model size).
@@ -102,6 +104,14 @@ class ObjectiveTracker:
         self.reports = 0
         self.best_primary: float | None = None
         self.checkpoint_path = ""
+        self._load_best()
+
+    def _load_best(self) -> None:
+        """A resumed trial continues from the best checkpoint it had kept before the restart."""
+        record = self.run_dir / BEST_DIR / BEST_RECORD
+        if record.exists():
+            data = json.loads(record.read_text())
+            self.best_primary, self.checkpoint_path = float(data["value"]), str(data["checkpoint_path"])
 
     def payload(self, metrics: dict[str, Any], checkpoint_dir: str | Path | None) -> dict[str, Any]:
         self.reports += 1
@@ -143,6 +153,8 @@ class ObjectiveTracker:
             shutil.copyfile(latest, partial)
             os.replace(partial, target)  # readers never see half a checkpoint
             self.checkpoint_path = str(target)
+            atomic_write_text(target.parent / BEST_RECORD, json.dumps(
+                {"metric": primary.metric, "value": value, "epoch": out[FIDELITY], "checkpoint_path": str(target)}))
 
 
 class ObjectiveReportCallback(TuneReportCallback):
@@ -171,6 +183,10 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         print(f"trial {trial_id} (#{config.get(TRIAL_NUMBER)}): {sampled_params(config)}", file=sys.stderr)
         result = _train(setup, cfg, trial_id, run_dir, tracker)
         error = None if result.ok else f"training {result.status}: {result.error}"
+        if error is None and tracker.reports == 0:
+            # A restored study re-ran a trial whose training had already finished (the driver
+            # died before Tune recorded the end): nothing was trained, report the final epoch.
+            tune.report(tracker.payload(result.metrics, result.checkpoint_dir))
     except Exception as exc:  # noqa: BLE001 - any failure becomes a FAILED trial, the study goes on
         traceback.print_exc(file=sys.stderr)
         error = f"{type(exc).__name__}: {exc}"
@@ -190,7 +206,6 @@ def _train(setup: TrialSetup, cfg: ExperimentConfig, trial_id: str, run_dir: Pat
         return fit_in_process(setup.kind, cfg, run_dir, report=report, resume=True, progress=False)
     from depthdif.train.runner import run_training
 
-    tracker.run_dir = Path(setup.runs_dir) / trial_id
     return run_training(setup.kind, cfg, name=trial_id, storage_path=setup.runs_dir,
                         num_workers=setup.workers, use_gpu=setup.gpus_per_worker > 0,
                         extra_callbacks=(ObjectiveReportCallback(tracker),), progress=False)

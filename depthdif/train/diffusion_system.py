@@ -13,6 +13,8 @@ network in depthdif/models; this module wires them to batches, the optimizer, lo
   model space (pixel: identity);
 - `build_condition(batch, x, obs_mask) -> cond`: the condition from the (possibly further
   masked) sparse input, its per-depth mask and the batch's EO / land fields.
+`model_channels`, `condition_channels` and `build_denoiser` run inside `__init__`, so a subclass
+must set what they read (plain attributes) before calling `super().__init__`.
 
 Logged: `train/loss`, `val/loss` (fixed seeds per batch, so epochs are comparable), the ambient
 fractions of seed 000 under `train/` and `val/`, and every `ReconstructionMetrics` key under
@@ -36,7 +38,7 @@ from depthdif.config.schema import ExperimentConfig
 from depthdif.data.normalization import Normalization
 from depthdif.diffusion.ambient import ObjectiveInputs, ambient_fractions, ambient_inputs, further_mask, standard_inputs
 from depthdif.diffusion.ema import EMA
-from depthdif.diffusion.loss import diffusion_loss
+from depthdif.diffusion.loss import diffusion_loss, sample_timesteps
 from depthdif.diffusion.parameterization import check_ambient_parameterization
 from depthdif.diffusion.sampling import member_generator, sample_ensemble
 from depthdif.diffusion.schedule import make_schedule
@@ -146,8 +148,11 @@ class DiffusionSystem(pl.LightningModule):
         target = self.to_model_space(inputs.target, inputs.target_mask)
         loss_mask = self.model_space_mask(inputs.loss_mask)
         noisy_mask = None if inputs.noisy_mask is None else self.model_space_mask(inputs.noisy_mask)
-        t = torch.randint(0, self.schedule.timesteps, (target.shape[0],), generator=generator).to(target.device)
-        noise = torch.randn(target.shape, generator=generator, dtype=target.dtype).to(target.device)
+        t = sample_timesteps(target.shape[0], self.schedule, generator, target.device)
+        if generator is None:  # training: the device's global RNG (seeded per epoch by the loop)
+            noise = torch.randn_like(target)
+        else:  # validation: a CPU stream, identical on every device
+            noise = torch.randn(target.shape, generator=generator, dtype=target.dtype).to(target.device)
         loss = diffusion_loss(lambda x_t, tt: denoiser(x_t, tt, cond), target, loss_mask, t, noise,
                               self.schedule, self.cfg.diffusion.parameterization, noisy_mask)
         return loss, fractions

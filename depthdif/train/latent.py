@@ -133,8 +133,8 @@ class LatentDiffusionSystem(DiffusionSystem):
 
     def _apply_freeze(self, freeze: str) -> None:
         """full: nothing of the AE trains; partial: only the decoder; none: both."""
-        trainable = {"full": (), "partial": (self.autoencoder.decoder,),
-                     "none": (self.autoencoder.encoder, self.autoencoder.decoder)}[freeze]
+        ae = self.autoencoder
+        trainable = {"full": (), "partial": ae.decoder_parts, "none": ae.encoder_parts + ae.decoder_parts}[freeze]
         self.autoencoder.requires_grad_(False)
         for part in trainable:
             part.requires_grad_(True)

@@ -85,13 +85,21 @@ class Prepared:
 
 
 # --- pieces ------------------------------------------------------------------------------------
-def check_run_inputs(kind: str, cfg: ExperimentConfig) -> None:
-    """Everything that can be checked before a worker starts: kind, store, levels, the system."""
+def check_run_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> None:
+    """Everything that can be checked before a worker starts: kind, store, levels, the system,
+    and that every rank gets training and validation patches (a rank without validation
+    batches would leave the others waiting in the metric reduction)."""
+    from depthdif.train.datamodule import make_loaders
     from depthdif.train.systems import SYSTEMS
 
     if kind not in SYSTEMS:
         raise ValueError(f"unknown trainer kind {kind!r}; allowed: {sorted(SYSTEMS)}")
     build_system_for(kind, cfg)
+    for rank in range(world_size):
+        _, val_loader = make_loaders(cfg, rank=rank, world_size=world_size, kind=kind)
+        if len(val_loader) == 0:
+            raise ValueError(f"data.val_subset={cfg.data.val_subset}: rank {rank} of {world_size} workers "
+                             f"gets no validation patch from {cfg.data.store}; use at least {world_size}")
 
 
 def build_system_for(kind: str, cfg: ExperimentConfig) -> pl.LightningModule:
@@ -277,13 +285,21 @@ def result_from_outcome(outcome: dict[str, Any] | None, run_dir: Path, error: st
     """A TrainingResult from a worker outcome, completed from the run dir's metrics log."""
     outcome = outcome or {}
     log = read_metrics_log(run_dir)
-    metrics = outcome.get("metrics") or (log[-1] if log else {})
+    metrics = {k: v for k, v in (outcome.get("metrics") or (log[-1] if log else {})).items()
+               if isinstance(v, (int, float))}  # the "status" string lives in .status
     best = outcome.get("best") or {k[len("best/"):]: v for k, v in metrics.items() if k.startswith("best/")}
     status = FAILED if error else outcome.get("status", COMPLETED if metrics else FAILED)
     latest = latest_checkpoint(run_dir)
     return TrainingResult(status=status, metrics=dict(metrics), best=dict(best),
                           checkpoint_dir=latest.parent if latest else None, run_dir=Path(run_dir),
                           error=error or outcome.get("error"))
+
+
+def clear_run_state(run_dir: Path) -> None:
+    """Start over in `run_dir`: drop its checkpoints and metrics log (resume=False)."""
+    for folder in Path(run_dir).glob("checkpoint_epoch=*"):
+        shutil.rmtree(folder, ignore_errors=True)
+    (Path(run_dir) / METRICS_FILE).unlink(missing_ok=True)
 
 
 def write_run_config(cfg: ExperimentConfig, run_dir: Path, kind: str) -> Path:
@@ -305,6 +321,8 @@ def fit_in_process(kind: str, cfg: ExperimentConfig, run_dir: str | Path, *,
     """
     run_dir = Path(run_dir).expanduser().absolute()
     check_run_inputs(kind, cfg)
+    if not resume:
+        clear_run_state(run_dir)
     write_run_config(cfg, run_dir, kind)
     store = RunDirCheckpoints(run_dir, cfg.training.checkpoints_to_keep)
 

@@ -17,6 +17,7 @@ workers stop and return status "nonfinite_loss" (nothing is retried, see faults.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
@@ -24,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from depthdif.config.loader import dump_yaml
-from depthdif.config.schema import ExperimentConfig
+from depthdif.config.schema import ExperimentConfig, RayConfig
 from depthdif.train.faults import NonFiniteLossError
 from depthdif.train.loop import (TrainingResult, check_run_inputs, result_from_outcome,
                                  write_run_config)
@@ -36,8 +37,13 @@ QUIET_RAY_ENV = {"RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0", "RAY_USAGE_STATS
 
 
 def default_run_name(kind: str, cfg: ExperimentConfig) -> str:
-    """`<kind>-<hash of the resolved config>`: the same command resumes the same run."""
-    digest = hashlib.sha256(dump_yaml(cfg).encode()).hexdigest()[:10]
+    """`<kind>-<hash of the resolved config>`: the same command resumes the same run.
+
+    The `ray` block (workers, address, storage) is left out of the hash: where a run executes
+    does not change what it trains, so it may resume with a different number of workers.
+    """
+    what = dataclasses.replace(cfg, ray=RayConfig())
+    digest = hashlib.sha256(dump_yaml(what).encode()).hexdigest()[:10]
     return f"{kind}-{digest}"
 
 
@@ -72,12 +78,12 @@ def run_training(kind: str, cfg: ExperimentConfig, *, name: str, storage_path: s
     Config and data errors raise before any worker starts; training failures come back as
     `TrainingResult.status` ("completed" | "nonfinite_loss" | "failed") with `error` set.
     """
-    check_run_inputs(kind, cfg)
-    run_dir = absolute_storage(storage_path) / name
-    write_run_config(cfg, run_dir, kind)
     workers = cfg.ray.num_workers if num_workers is None else num_workers
     if workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {workers}")
+    check_run_inputs(kind, cfg, world_size=max(workers, 1))
+    run_dir = absolute_storage(storage_path) / name
+    write_run_config(cfg, run_dir, kind)
     gpu = cfg.ray.gpus_per_worker > 0 if use_gpu is None else use_gpu
     trainer = make_trainer(kind, cfg, run_dir, workers, gpu, extra_callbacks, progress)
     # Ray retries crashed workers itself; local mode runs in this process, so retry here.
@@ -109,6 +115,8 @@ def make_trainer(kind: str, cfg: ExperimentConfig, run_dir: Path, workers: int, 
             name=run_dir.name, storage_path=str(run_dir.parent),
             checkpoint_config=ray.train.CheckpointConfig(num_to_keep=cfg.training.checkpoints_to_keep),
             failure_config=ray.train.FailureConfig(max_failures=cfg.training.max_failures),
+            # Ray Train's INFO lines repeat every metrics dict; our epoch lines are the progress.
+            logging_config=ray.train.LoggingConfig(log_level="WARNING"),
             callbacks=list(extra_callbacks) or None),
     )
 

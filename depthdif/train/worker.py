@@ -23,6 +23,7 @@ from typing import Any
 
 import pyarrow.fs
 import ray.train
+import ray.train.torch
 import torch
 from ray.train import Checkpoint
 from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment, prepare_trainer

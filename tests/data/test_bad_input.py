@@ -60,6 +60,14 @@ def test_all_nan_target(tmp_path, small_dataset):
         _write(ds, tmp_path / "s.zarr")
 
 
+def test_argo_only_store_without_observations(tmp_path, small_dataset):
+    ds = small_dataset(target=False)
+    ds[S.X_MASK] = ds[S.X_MASK] & False
+    ds[S.X] = ds[S.X] * np.nan
+    with pytest.raises(ValueError, match="Argo-only store .* needs observations"):
+        _write(ds, tmp_path / "s.zarr")
+
+
 def test_mask_says_valid_where_value_is_nan(tmp_path, small_dataset):
     ds = small_dataset()
     ds[S.Y].values[0, 0, 10, 10] = np.nan

@@ -172,3 +172,29 @@ def test_ambient_fit_logs_the_seed_metrics_and_ema_is_checkpointed(tiny_store, t
     ema_weight = next(v for k, v in state.items() if k.startswith("ema.model."))
     raw_weight = state[next(k for k in state if k.startswith("ema.model.")).replace("ema.model.", "denoiser.")]
     assert not torch.equal(ema_weight, raw_weight)
+
+
+def test_load_system_names_the_problem(tmp_path):
+    path = tmp_path / "foreign.ckpt"
+    torch.save({"hyper_parameters": {"kind": "gan"}, "state_dict": {}}, path)
+    with pytest.raises(ValueError, match="'gan' is not one of"):
+        load_system(path)
+    with pytest.raises(FileNotFoundError):
+        load_system(tmp_path / "missing.ckpt")
+
+
+def test_lr_schedule_warms_up_then_decays():
+    from depthdif.train.diffusion_system import lr_factor
+
+    assert [lr_factor(s, 4, 10, "cosine") for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert lr_factor(4, 4, 10, "cosine") == 1.0 and lr_factor(10, 4, 10, "cosine") == pytest.approx(0.0)
+    assert lr_factor(7, 4, 10, "cosine") == pytest.approx(0.5)
+    assert lr_factor(9, 0, 10, "constant") == 1.0
+
+
+def test_optimizer_trains_the_denoiser_not_the_ema_copy(tiny_store):
+    cfg = replace_dotted(tiny_cfg(tiny_store), {"ema.enabled": True})
+    system = build_system("pixel", cfg, store_meta(cfg))
+    optimizer = system.configure_optimizers()["optimizer"]
+    trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert trained == {id(p) for p in system.denoiser.parameters()}

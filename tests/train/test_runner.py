@@ -18,6 +18,7 @@ def test_run_name_is_deterministic_per_kind_and_config(tiny_store):
     assert default_run_name("pixel", cfg) == default_run_name("pixel", tiny_config(tiny_store))
     assert default_run_name("pixel", cfg) != default_run_name("ae", cfg)
     assert default_run_name("pixel", cfg) != default_run_name("pixel", replace_dotted(cfg, {"training.lr": 0.5}))
+    assert default_run_name("pixel", cfg) == default_run_name("pixel", replace_dotted(cfg, {"ray.num_workers": 4}))
 
 
 def test_storage_path_is_made_absolute(tmp_path, monkeypatch):
@@ -47,3 +48,10 @@ def test_cli_reports_config_errors_with_the_key(tiny_store, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "training.lr" in err and "outside the allowed range" in err
     assert not any(tmp_path.iterdir())
+
+
+def test_a_worker_without_validation_patches_is_refused_up_front(tiny_store, tmp_path):
+    cfg = tiny_config(tiny_store, **{"data.val_subset": 1})
+    with pytest.raises(ValueError, match="data.val_subset=1: rank 1 of 2"):
+        run_training("ae", cfg, name="bad", storage_path=tmp_path, num_workers=2)
+    assert not (tmp_path / "bad").exists()
