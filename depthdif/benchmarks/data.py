@@ -29,7 +29,7 @@ from depthdif.data.dataset import PatchDataset
 from depthdif.data.synthetic import SynthConfig, make_synthetic_store, synthesize
 
 ARGO_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "argo"
-FIGURE = Path(__file__).resolve().parents[2] / "docs" / "figures" / "data_realism.svg"
+FIGURE = Path(__file__).resolve().parent / "figures" / "data_realism.svg"
 REALISM_DEPTHS_M = np.array([10.0, 50.0, 100.0, 200.0, 300.0, 500.0, 750.0, 1000.0, 1500.0, 1900.0])
 
 
@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
     if curves and not args.no_report:
         atomic_write_text(FIGURE, realism_svg(curves))
-        realism = (f"![mean ± std profiles, real vs synthetic]({FIGURE.relative_to(FIGURE.parents[2]).as_posix()})"
+        realism = (f"![mean ± std profiles, real vs synthetic]({FIGURE.relative_to(FIGURE.parents[3]).as_posix()})"
                    "\n\n" + realism)
     text = render(synth, cfg, rates, realism, args.quick, args.workers)
     print(text)

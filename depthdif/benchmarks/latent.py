@@ -101,12 +101,12 @@ def autoencoder_scores(ae: DepthBandAutoencoder, loader: DataLoader, metrics: Re
 
 
 def autoencoder_table(cfg: ExperimentConfig, train: DataLoader, val: DataLoader, metrics: ReconstructionMetrics,
-                      settings: Settings, n_levels: int) -> tuple[str, DepthBandAutoencoder, float]:
-    """Markdown rows per AE variant; also returns the 12-channel per-column AE and its training time."""
+                      settings: Settings, n_levels: int) -> tuple[str, dict[str, tuple[DepthBandAutoencoder, float]]]:
+    """Markdown rows per AE variant, and every trained AE with its training CPU time, by name."""
     variants = [(f"k1 L{c}", {"latent_channels": c}) for c in LATENT_CHANNELS]
     variants += [("k3 L12", {"latent_channels": 12, "kernel_size": 3}),
                  ("k1 L12 s2", {"latent_channels": 12, "spatial_downsample": 2})]
-    rows, chosen = [], None
+    rows, trained = [], {}
     for name, overrides in variants:
         torch.manual_seed(0)
         ae_cfg = replace_dotted(cfg, {f"ae.{k}": v for k, v in overrides.items()}).ae
@@ -117,11 +117,10 @@ def autoencoder_table(cfg: ExperimentConfig, train: DataLoader, val: DataLoader,
         ratio = n_levels * settings.patch**2 / (ae.latent_channels * (settings.patch // ae.spatial_downsample) ** 2)
         rows.append(f"| {name} | {ratio:.1f}x | {scores['rmse_full']:.3f} | {bands} |")
         print(f"[latent bench] AE {name}: rmse {scores['rmse_full']:.3f} degC", file=sys.stderr)
-        if name == "k1 L12":
-            chosen = (ae, seconds)
+        trained[name] = (ae, seconds)
     header = ("| AE | compression | RMSE ≤2000 m | " + " | ".join(BANDS) + " |\n"
               "|---|---|---|" + "---|" * len(BANDS))
-    return header + "\n" + "\n".join(rows), chosen[0], chosen[1]
+    return header + "\n" + "\n".join(rows), trained
 
 
 # --- 2. train-step time and memory ---------------------------------------------------------
@@ -238,62 +237,80 @@ def budget_table(systems: dict, steps: dict, loader: DataLoader) -> str:
 
 
 # --- driver ------------------------------------------------------------------------------------
-def run(settings: Settings, workdir: Path) -> str:
+@dataclass
+class Figures:
+    """What one run measured, ready to render."""
+
+    ae_md: str
+    cost_md: str
+    budget_md: str
+    ae_seconds: dict[str, float]
+    n_train: int
+    n_val: int
+
+
+def make_data(settings: Settings, workdir: Path) -> tuple[DataLoader, DataLoader]:
+    """A 50-level synthetic store and its (train, fixed val subset) loaders, held in memory."""
     store = workdir / "bench50.zarr"
     synth = SynthConfig(nlat=settings.grid, nlon=settings.grid, ntime=settings.ntime, n_levels=50,
                         patch_size=settings.patch, stride=settings.patch, obs_fraction=0.02, seed=0)
     make_synthetic_store(synth, store, progress=False, overwrite=True)
     train_set = PatchDataset(store, "train", in_memory=True)
-    val_all = PatchDataset(store, "val", in_memory=True)
-    val_set = PatchDataset(store, "val", in_memory=True,
-                           patch_ids=val_all.patch_ids[: settings.val_patches].tolist())
-    norm, depth = train_set.normalization, train_set.depth
-    torch.manual_seed(0)
+    val_ids = PatchDataset(store, "val").patch_ids[: settings.val_patches].tolist()
+    val_set = PatchDataset(store, "val", in_memory=True, patch_ids=val_ids)
     train = DataLoader(train_set, batch_size=settings.batch_size, shuffle=True,
                        generator=torch.Generator().manual_seed(0))
-    val = DataLoader(val_set, batch_size=settings.batch_size)
-    cfg = experiment_config(store)
+    return train, DataLoader(val_set, batch_size=settings.batch_size)
+
+
+def run(settings: Settings, workdir: Path) -> Figures:
+    train, val = make_data(settings, workdir)
+    norm, depth = train.dataset.normalization, train.dataset.depth
+    cfg = experiment_config(train.dataset.store_path)
     ev = cfg.evaluation
     metrics = ReconstructionMetrics(depth, norm.depth_mean, norm.depth_std, ev.max_depth_m, ev.depth_bands_m)
-
-    ae_md, ae, ae_seconds = autoencoder_table(cfg, train, val, metrics, settings, len(depth))
-    torch.manual_seed(0)
-    ae_s2 = build_autoencoder(replace_dotted(cfg, {"ae.spatial_downsample": 2}).ae, len(depth))
-    ae_s2_seconds = train_autoencoder(ae_s2, train, settings.ae_epochs)
+    ae_md, aes = autoencoder_table(cfg, train, val, metrics, settings, len(depth))
     latent_cfg = replace_dotted(cfg, {"model.model_type": "latent_cond_dif"})
+    latents = {"latent L12": "k1 L12", "latent L12 s2": "k1 L12 s2"}  # system name -> AE name
 
     def systems() -> dict:
         torch.manual_seed(0)
-        return {"pixel": PixelDiffusionSystem(cfg, norm, depth),
-                "latent L12": LatentDiffusionSystem(latent_cfg, norm, depth, autoencoder=ae),
-                "latent L12 s2": LatentDiffusionSystem(latent_cfg, norm, depth, autoencoder=ae_s2)}
+        out = {"pixel": PixelDiffusionSystem(cfg, norm, depth)}
+        out.update({name: LatentDiffusionSystem(latent_cfg, norm, depth, autoencoder=aes[ae][0])
+                    for name, ae in latents.items()})
+        return out
 
     batch = cost_batch(settings.cost_batch, len(depth), len(norm.eo_channels), settings.cost_patch)
     cost_md = step_cost_table(systems(), batch, settings.step_repeats)
     competing = systems()
-    budgets = {"pixel": settings.budget_s, "latent L12": max(settings.budget_s - ae_seconds, 0.0),
-               "latent L12 s2": max(settings.budget_s - ae_s2_seconds, 0.0)}
+    budgets = {"pixel": settings.budget_s}
+    budgets.update({name: max(settings.budget_s - aes[ae][1], 0.0) for name, ae in latents.items()})
     steps = train_for_budgets(competing, budgets, train)
-    budget_md = budget_table(competing, steps, val)
+    return Figures(ae_md, cost_md, budget_table(competing, steps, val),
+                   {ae: aes[ae][1] for ae in latents.values()}, len(train.dataset), len(val.dataset))
+
+
+def render(settings: Settings, f: Figures, quick: bool) -> str:
+    ae_time = ", ".join(f"{seconds:.1f} s for {name}" for name, seconds in f.ae_seconds.items())
     return "\n\n".join([
         f"## Depth-band autoencoder and latent vs pixel diffusion (50 levels)\n\n"
-        f"`python -m depthdif.benchmarks.latent{' --quick' if settings.ae_epochs < Settings.ae_epochs else ''}` - {machine_line()}",
+        f"`python -m depthdif.benchmarks.latent{' --quick' if quick else ''}` - {machine_line()}",
         f"Synthetic store: {settings.grid}x{settings.grid} grid, {settings.ntime} time steps, 50 GLORYS levels, "
-        f"{settings.patch}² patches, obs_fraction 0.02, seed 0; {len(train_set)} train patches, scored on "
-        f"{len(val_set)} val patches. RMSE in °C, pooled over valid entries (`ReconstructionMetrics`).",
+        f"{settings.patch}² patches, obs_fraction 0.02, seed 0; {f.n_train} train patches, scored on "
+        f"{f.n_val} val patches. RMSE in °C, pooled over valid entries (`ReconstructionMetrics`).",
         f"### AE reconstruction of y by latent size ({settings.ae_epochs} epochs each, Adam 3e-3, masked MSE, "
-        f"hidden [64, 96, 128] / [128, 96, 64])\n\n{ae_md}\n\nk1 = 1x1 per-column codec, k3 = 3x3 spatial, "
+        f"hidden [64, 96, 128] / [128, 96, 64])\n\n{f.ae_md}\n\nk1 = 1x1 per-column codec, k3 = 3x3 spatial, "
         "s2 = 2x2 patch embedding (latent grid halved). Compression = input values / latent values.",
-        f"### Train-step cost at 50 levels (batch {settings.cost_batch}, {settings.cost_patch}² patches, median "
-        f"of {settings.step_repeats} interleaved steps)\n\n{cost_md}\n\nSame UNet (base 16, mults [1, 2]) and "
-        "condition for all; the AE is frozen (its encode is part of the latent step). Memory = peak bytes "
-        "allocated during one step after warm-up (profiler memory events), not counting weights and "
-        "optimizer state allocated earlier.",
-        f"### Same wall-clock budget: RMSE per depth band after {settings.budget_s:.0f} CPU-seconds of training\n\n"
-        f"{budget_md}\n\nBudget per model: {settings.budget_s:.0f} s of CPU time in training steps (one thread); the latent models "
-        f"spend part of it on their AE ({ae_seconds:.1f} s for L12, {ae_s2_seconds:.1f} s for L12 s2 in this "
-        "run). Scored like `val/rmse_*`: DDIM 10 steps from the EMA denoiser, 20% of profiles withheld "
-        "(seed 1234). A short budget on a CPU: compare the rows, not these numbers with converged models.",
+        f"### Train-step cost at 50 levels (batch {settings.cost_batch}, {settings.cost_patch}² random patches, "
+        f"median of {settings.step_repeats} interleaved steps)\n\n{f.cost_md}\n\nSame UNet (base 16, mults "
+        "[1, 2]) and condition for all; the AE is frozen (its encode is part of the latent step). Memory = "
+        "peak bytes allocated during one step after warm-up (profiler memory events), not counting "
+        "weights and optimizer state allocated earlier.",
+        f"### Same budget: RMSE per depth band after {settings.budget_s:.0f} CPU-seconds of training\n\n"
+        f"{f.budget_md}\n\nBudget per model: {settings.budget_s:.0f} s of CPU time in training steps (one "
+        f"thread); a latent model spends part of it on its AE ({ae_time} in this run). Scored like "
+        "`val/rmse_*`: DDIM 10 steps from the EMA denoiser, 20% of profiles withheld (seed 1234). A short "
+        "budget on a CPU: compare the rows, not these numbers with converged models.",
     ])
 
 
@@ -305,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.quick() if args.quick else Settings()
     torch.set_num_threads(1)  # CPU-time budgets: see the module docstring
     with tempfile.TemporaryDirectory(prefix="depthdif-latent-bench-") as tmp:
-        markdown = run(settings, Path(tmp))
+        markdown = render(settings, run(settings, Path(tmp)), args.quick)
     print(markdown)
     if not args.no_write:
         update_section(SECTION, markdown)

@@ -184,6 +184,10 @@ class AEConfig:
     loss: AELossConfig = field(default_factory=AELossConfig)
     training: AETrainingConfig = field(default_factory=AETrainingConfig)
 
+    def check(self) -> None:
+        if not self.encoder_hidden or not self.decoder_hidden:
+            raise ValueError("encoder_hidden and decoder_hidden need at least one width each")
+
 
 @dataclass
 class LatentConfig:

@@ -8,8 +8,9 @@ Two flavours share one class (DEPTHDIF.md, "Autoencoder and latent diffusion"):
 
 Both directions add a linear path to the nonlinear stack (z = encoder(y) + W_e y, y = decoder(z) + W_d z):
 the codec is then at least a learned PCA of the profiles plus a nonlinear correction. Profiles are
-nearly low-rank (12 principal components leave ~0.02 degC on the synthetic store), and with the
-linear path Adam reaches a given reconstruction error in about half the steps (benchmarks/latent.py).
+nearly low-rank (12 principal components leave ~0.02 degC on the synthetic store); in a one-off
+check on its 50-level columns (12 latents, Adam 3e-3, 1200 steps of 2048 columns) the linear path
+took the reconstruction RMSE from 0.12 to 0.075 degC.
 
 `spatial_downsample` s in {2, 4} replaces the first encoder layer by a learned s x s patch
 embedding (kernel = stride = s) and the last decoder layer by its transpose, so the latent grid is
@@ -23,7 +24,7 @@ never reaches the network.
 Latent scale: diffusion assumes data of roughly unit variance, and upstream has no latent scaling.
 While the AE trains (module in train mode) it keeps running per-channel mean/std of the raw codes
 (`latent_mean`, `latent_std`, momentum `STATS_MOMENTUM`, the first batch sets them). The
-reconstruction path never uses them (`forward` = decoder(encoder(·))), so AE training does not
+reconstruction path (`forward`) never uses them, so AE training does not
 depend on how converged they are; `encode` returns standardized latents (z - mean) / std and
 `decode` undoes it, which is what latent diffusion sees.
 """

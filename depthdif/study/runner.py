@@ -189,7 +189,10 @@ def build_tuner(spec: StudySpec, study_dir: Path, searcher: StudySearcher, progr
         make_trainable(setup),
         tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, max_concurrent=spec.concurrency),
                                     scheduler=build_scheduler(spec), num_samples=spec.trials,
-                                    reuse_actors=False),
+                                    # in-process trials: the next trial reuses the process (no
+                                    # re-import of torch/lightning); Tune falls back to a fresh
+                                    # actor when the previous trial's thread does not end in 2 s
+                                    reuse_actors=setup.in_process),
         run_config=tune.RunConfig(name=TUNE_DIR, storage_path=str(study_dir), callbacks=[recorder],
                                   stop=guard, verbose=0,
                                   failure_config=tune.FailureConfig(max_failures=spec.max_failures)),

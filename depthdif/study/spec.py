@@ -174,6 +174,9 @@ def load_study_spec(path: str | os.PathLike, overrides: list[str] | dict[str, An
     source = str(path) + (" (with --set overrides)" if overrides else "")
     spec = from_dict(StudySpec, raw, source)
     _check_name(spec, source)
+    if "://" in spec.storage:  # results.parquet, the journal and run dirs need a filesystem path
+        raise ConfigError(source, "storage", f"{spec.storage!r}: cloud URIs are not supported yet; use a "
+                                             "path on a filesystem every node mounts (NFS, /mnt/cluster_storage)")
     spec.storage = str(Path(spec.storage).expanduser().resolve())
     cfg = _resolve_experiment(spec, path.parent, source)
     spec.experiment = to_dict(cfg)

@@ -38,10 +38,20 @@ BEST_DIR = "best_checkpoint"
 BEST_RECORD = "best.json"  # which objective value the kept checkpoint scored
 CHECKPOINT_FILE = "checkpoint.ckpt"
 TRAIN_DRIVER_CPU = 0.01  # a trial that only drives a TorchTrainer holds (almost) nothing
-# Objectives read from the trial's config rather than from training (e.g. model size).
-CONFIG_METRICS: dict[str, Callable[[ExperimentConfig], float]] = {
-    "model/latent_channels": lambda cfg: float(cfg.ae.latent_channels),
-    "model/unet_base_channels": lambda cfg: float(cfg.model.unet.base_channels),
+
+
+def _latent_channels(kind: str, cfg: ExperimentConfig) -> float | None:
+    # A latent run with an AE checkpoint takes the checkpoint's own `ae` config: only the trainer
+    # knows its width then, so nothing is derived here (the trainer's metric is used if logged).
+    if kind == "ae" or (kind == "latent" and cfg.latent.ae_checkpoint is None):
+        return float(cfg.ae.latent_channels)
+    return None
+
+
+# Objectives derivable from the trial's config (model size); a metric the trainer logs wins.
+CONFIG_METRICS: dict[str, Callable[[str, ExperimentConfig], float | None]] = {
+    "model/latent_channels": _latent_channels,
+    "model/unet_base_channels": lambda kind, cfg: float(cfg.model.unet.base_channels),
 }
 
 
@@ -179,7 +189,8 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     try:
         cfg = trial_config(setup, config)
         tracker.max_fidelity = max_epochs(setup.kind, cfg)
-        tracker.config_metrics = {k: fn(cfg) for k, fn in CONFIG_METRICS.items()}
+        derived = {k: fn(setup.kind, cfg) for k, fn in CONFIG_METRICS.items()}
+        tracker.config_metrics = {k: v for k, v in derived.items() if v is not None}
         print(f"trial {trial_id} (#{config.get(TRIAL_NUMBER)}): {sampled_params(config)}", file=sys.stderr)
         result = _train(setup, cfg, trial_id, run_dir, tracker)
         error = None if result.ok else f"training {result.status}: {result.error}"

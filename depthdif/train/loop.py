@@ -104,12 +104,9 @@ def check_run_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> N
 
 def build_system_for(kind: str, cfg: ExperimentConfig) -> pl.LightningModule:
     """The LightningModule of `kind` for the store named in `cfg` (opens the store's metadata)."""
-    from depthdif.train.systems import SYSTEMS, store_meta
+    from depthdif.train.systems import build_system, store_meta
 
-    meta = store_meta(cfg)
-    # = systems.build_system, but with depth as a plain list: Lightning's save_hyperparameters
-    # compares init args with `==`, which raises on a numpy array.
-    return SYSTEMS[kind](cfg, meta.normalization, [float(d) for d in meta.depth])
+    return build_system(kind, cfg, store_meta(cfg))
 
 
 def prepare(kind: str, cfg: ExperimentConfig, placement: Placement) -> Prepared:
@@ -140,6 +137,8 @@ class LoopCallbacks:
 
 def build_callbacks(cfg: ExperimentConfig, run_dir: Path, placement: Placement, publish: Publish,
                     max_epochs: int, progress: bool = True) -> LoopCallbacks:
+    """Fault hooks first (a crash or NaN happens before anything reports), then the NaN stop,
+    the epoch reporter, and the reseeding that must follow the report of an epoch."""
     nonfinite = NonFiniteLossStop()
     reporter = EpochReporter(publish, every_n_epochs=cfg.training.checkpoint_every_n_epochs,
                              max_epochs=max_epochs, rank=placement.rank, run_dir=run_dir,

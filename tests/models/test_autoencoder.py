@@ -104,3 +104,11 @@ def test_latents_are_standardized_with_training_statistics():
     frozen = ae.latent_mean.clone()
     ae.encode(data * 2)  # eval mode: statistics stay fixed
     assert torch.equal(ae.latent_mean, frozen)
+
+
+def test_config_rejects_empty_hidden_widths():
+    from depthdif.config.loader import ConfigError, from_dict
+    from depthdif.config.schema import ExperimentConfig
+
+    with pytest.raises(ConfigError, match=r"x.yaml: ae: encoder_hidden and decoder_hidden"):
+        from_dict(ExperimentConfig, {"ae": {"decoder_hidden": []}}, "x.yaml")

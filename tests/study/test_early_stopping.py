@@ -59,7 +59,6 @@ def test_searcher_tells_optuna_pruned_and_failed(tmp_path):
     assert (tmp_path / JOURNAL_FILE).exists()
 
 
-@pytest.mark.slow
 def test_asha_stopped_trial_is_pruned_and_off_the_front(tmp_path, tiny_store, ray_session):
     experiment = {**TINY_EXPERIMENT, "training": {**TINY_EXPERIMENT["training"], "max_epochs": 2}}
     space = {"model.unet.base_channels": {"type": "categorical", "choices": [8, 4]},

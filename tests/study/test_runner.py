@@ -16,7 +16,6 @@ from depthdif.train.systems import load_system
 from _study_helpers import write_study
 
 
-@pytest.mark.slow
 def test_two_objective_study_completes_with_one_row_per_trial(tmp_path, tiny_store, ray_session, capsys):
     path = write_study(tmp_path, tiny_store, name="quick", trials=3, concurrency=2,
                        resources={"workers": 1, "cpus_per_worker": 1.0})
@@ -52,7 +51,6 @@ def test_two_objective_study_completes_with_one_row_per_trial(tmp_path, tiny_sto
         run_study(spec, progress=False)
 
 
-@pytest.mark.slow
 def test_all_failing_trials_stop_the_study_with_the_first_error(tmp_path, tiny_store, ray_session):
     path = write_study(tmp_path, tiny_store, name="nan", trials=6, fail_fast_after=2,
                        overrides={"training.fault_injection.nan_at_step": 0})

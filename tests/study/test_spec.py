@@ -30,7 +30,9 @@ def test_shipped_study_files_validate():
 def test_quickstart_is_cpu_sized_with_a_synthetic_store():
     spec = load_study_spec(REPO / "studies" / "quickstart.yaml")
     assert spec.resources.gpus_per_worker == 0 and spec.resources.in_process()
-    assert spec.data.synthetic is not None and spec.trials * spec.experiment_config().training.max_epochs <= 30
+    assert spec.data.synthetic is not None and spec.concurrency <= 2 and spec.early_stopping is None
+    cfg = spec.experiment_config()
+    assert cfg.model.ambient_occlusion.enabled and cfg.training.limit_train_batches is not None
 
 
 def test_overrides_set_leaves_and_keep_siblings(tmp_path, tiny_store):
@@ -63,6 +65,7 @@ def test_resolved_spec_round_trips_through_study_yaml(tmp_path, tiny_store):
     ({"early_stopping": {"grace": 1}}, "early_stopping.grace"),  # grace >= max_epochs (1)
     ({"early_stopping": {"metric": "val/nope", "grace": 1}}, "early_stopping.metric"),
     ({"name": "a/b"}, "name"),
+    ({"storage": "s3://bucket/studies"}, "storage"),
     ({"overrides": {"training.lrr": 1.0}}, "training.lrr"),
     ({"resources": {"workers": 2, "backend": "in_process"}}, "in_process"),
     ({"data": {"synthetic": {"nlat": 8, "bogus": 1}}}, "data.synthetic.bogus"),

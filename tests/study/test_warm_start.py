@@ -58,7 +58,6 @@ def test_different_keys_or_objectives_are_refused(tmp_path, tiny_store):
         warm_start_trials(old_dir2, spec2.space(), spec2.objectives)
 
 
-@pytest.mark.slow
 def test_warm_started_study_starts_with_the_old_trials(tmp_path, tiny_store, ray_session):
     old_dir = make_old_study(tmp_path, tiny_store)
     spec = load_study_spec(write_study(tmp_path / "new_src", tiny_store, name="warm", trials=1))

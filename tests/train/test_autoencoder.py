@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import lightning.pytorch as pl
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from depthdif.config.loader import replace_dotted, save
+from depthdif.config.loader import replace_dotted
 from depthdif.data.dataset import PatchDataset
 from depthdif.train.autoencoder import AutoencoderSystem, load_autoencoder
 from depthdif.train.systems import build_system, load_system
@@ -138,18 +136,20 @@ def test_checkpoint_records_plain_stats_and_reloads(trained, tiny_store, tmp_pat
 
 
 def test_export_folder_roundtrip(trained, tiny_store, tmp_path):
-    from safetensors.torch import save_file
+    """depthdif.export writes the folder; load_export and load_autoencoder read it back."""
+    from depthdif.export import export_checkpoint, load_export
 
-    system, _, _ = trained
-    folder = tmp_path / "export"
-    folder.mkdir()
-    save_file(system.export_state(), str(folder / "weights.safetensors"))
-    save(system.cfg, folder / "config.yaml")
-    (folder / "normalization.json").write_text(json.dumps({**system.normalization.to_dict(), "depth": system.depth}))
+    system, trainer, _ = trained
+    trainer.save_checkpoint(tmp_path / "ae.ckpt")
+    folder = export_checkpoint(tmp_path / "ae.ckpt", tmp_path / "export", trial_id="t0")
     batch = next(iter(loaders(tiny_store)[1]))
-    ae, _, _, _ = load_autoencoder(folder)
+    ae, _, _, depth = load_autoencoder(folder)
+    exported, info = load_export(folder)
+    assert info.kind == "ae" and depth == pytest.approx(system.depth)
     with torch.no_grad():
-        assert torch.equal(ae(batch["y"], batch["y_valid_mask"]), system.eval().reconstruct(batch))
+        expected = system.eval().reconstruct(batch)
+        assert torch.equal(ae(batch["y"], batch["y_valid_mask"]), expected)
+        assert torch.equal(exported.reconstruct(batch), expected)
 
 
 def test_build_system_dispatches_ae_and_uses_ae_batch_settings(tiny_store):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from depthdif.config import ConfigError
@@ -64,6 +66,16 @@ def test_injected_crash_on_one_of_two_workers_is_recovered(tiny_store, ray_sessi
     result = run_training("ae", cfg, name="crash", storage_path=tmp_path, num_workers=2, progress=False)
     assert crash_marker(tmp_path / "markers", crash_step).exists()  # it did crash
     assert result.status == "completed", result.error
-    # Epoch 1 was reported once: the restart resumed from its checkpoint, not from scratch.
-    assert [row["epoch"] for row in read_metrics_log(result.run_dir)] == [1, 2]
+    # Raw log lines: epoch 1 was reported once, so the restart resumed from its checkpoint
+    # instead of training from scratch (which would have logged epoch 1 again).
+    lines = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in lines] == [1, 2]
     assert result.metrics["epoch"] == 2 and result.metrics["step"] == 12
+
+
+@pytest.mark.slow
+def test_nan_on_one_of_two_workers_stops_both_without_retry(tiny_store, ray_session, tmp_path):
+    """Rank 0's batch is poisoned; rank 1 (finite loss) must stop in the same step, no hang."""
+    result = run_training("ae", nan_config(tiny_store), name="nan2", storage_path=tmp_path, num_workers=2,
+                          progress=False)
+    assert_stopped_at_once(result)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import lightning.pytorch as pl
 import numpy as np
 import pytest
@@ -11,7 +13,8 @@ from torch.utils.data import DataLoader
 from depthdif.data.dataset import PatchDataset
 from depthdif.data.normalization import Normalization
 from depthdif.evaluation.withheld import withhold_profiles
-from depthdif.train.autoencoder import AutoencoderSystem
+from depthdif.export import export_checkpoint, load_export
+from depthdif.train.autoencoder import AutoencoderSystem, load_autoencoder
 from depthdif.train.latent import LatentDiffusionSystem, masked_avg_pool
 from depthdif.train.pixel import PixelDiffusionSystem
 from depthdif.train.systems import load_system
@@ -150,7 +153,9 @@ def test_resolved_config_records_the_ae_it_loaded(tiny_store, ae_checkpoint):
 
 
 def test_checkpoint_and_export_rebuild_the_same_sampler(tiny_store, ae_checkpoint, tmp_path):
-    system = latent_system(tiny_store, ae_checkpoint, **{"latent.freeze": "partial"})
+    ae_copy = tmp_path / "ae_copy.ckpt"
+    shutil.copy(ae_checkpoint, ae_copy)
+    system = latent_system(tiny_store, ae_copy, **{"latent.freeze": "partial"})
     trainer = fit_one_epoch(system, tiny_store, tmp_path)
     path = tmp_path / "latent.ckpt"
     trainer.save_checkpoint(path)
@@ -164,6 +169,15 @@ def test_checkpoint_and_export_rebuild_the_same_sampler(tiny_store, ae_checkpoin
     exported = LatentDiffusionSystem.from_export(system.hparams["config"], system.hparams["normalization"],
                                                  system.hparams["depth"], state)
     assert torch.allclose(exported.sample(batch, k=1, seed=5), expected, atol=1e-6)
+    # The export folder needs neither the AE checkpoint nor the latent one.
+    folder = export_checkpoint(path, tmp_path / "export", trial_id="t0")
+    path.unlink()
+    ae_copy.unlink()
+    from_folder, info = load_export(folder)
+    assert info.kind == "latent"
+    assert torch.allclose(from_folder.sample(batch, k=1, seed=5), expected, atol=1e-6)
+    ae, ae_cfg, _, _ = load_autoencoder(folder)  # an AE can also come from a latent export
+    assert torch.equal(ae.decoder_linear.weight, system.autoencoder.decoder_linear.weight)
 
 
 def test_ambient_training_in_latent_mode(tiny_store, ae_checkpoint, tmp_path):
