@@ -132,7 +132,9 @@ def overhead_table(trials: int) -> str:
     lines = [f"Real tiny pixel trials (2 epochs of 4 batches, 16x16 patches, 8 levels) through `run_study` on "
              f"local Ray, {trials} trials per backend, concurrency 1. Overhead = trial wall time (driver side) "
              "minus the trainer's `cost/train_seconds` (training epochs only; process start, imports, data "
-             "setup, validation and Ray scheduling are all in the overhead).", "",
+             "setup, validation and Ray scheduling are all in the overhead). In-process trials reuse the trial "
+             "process (Tune `reuse_actors`), so only the first one pays the torch/Lightning imports; a "
+             "TorchTrainer trial starts a controller and a worker group every time.", "",
              "| backend | median trial wall s | median train s | median overhead s | overhead / in-process |",
              "|---|---|---|---|---|"]
     base_overhead = None

@@ -21,7 +21,6 @@ import os
 import types
 import typing
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from depthdif.config import ConfigError, ExperimentConfig, from_dict, replace_dotted

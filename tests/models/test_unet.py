@@ -5,14 +5,6 @@ from depthdif.config.schema import UNetConfig
 from depthdif.models.unet import UNet
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core box two threads run these tiny nets ~10x slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def tiny_cfg(**kw) -> UNetConfig:
     base = dict(base_channels=8, channel_mults=[1, 2, 2], num_res_blocks=1, attention_levels=[2],

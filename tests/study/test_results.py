@@ -77,3 +77,13 @@ def test_conditional_params_and_mixed_rows_frame():
     b["param/model.ambient_occlusion.min_kept_observed_pixels"] = 3
     df = results_frame([a, b])
     assert df["param/model.ambient_occlusion.min_kept_observed_pixels"].isna().tolist() == [True, False]
+
+
+def test_close_orphans_marks_unknown_running_rows_failed(tmp_path):
+    from depthdif.study.results import ORPHAN_ERROR, close_orphans
+
+    write_results(tmp_path, [row("a1", 0), row("b2", 1, state="RUNNING"), row("c3", 2, state="RUNNING")])
+    assert close_orphans(tmp_path, known_trial_ids=["a1", "c3"]) == ["b2"]
+    df = read_results(tmp_path).set_index("trial_id")
+    assert df.loc["b2", "state"] == "FAILED" and df.loc["b2", "error"] == ORPHAN_ERROR
+    assert df.loc["c3", "state"] == "RUNNING" and df.loc["a1", "state"] == "COMPLETE"

@@ -19,6 +19,9 @@ from depthdif.study.spec import load_study_spec
 from _study_helpers import TINY_EXPERIMENT, write_study
 
 
+EPOCHS = 30
+
+
 def _wait_for(predicate, timeout_s: float, proc: subprocess.Popen, log: Path) -> None:
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -26,16 +29,19 @@ def _wait_for(predicate, timeout_s: float, proc: subprocess.Popen, log: Path) ->
             return
         if proc.poll() is not None:
             pytest.fail(f"driver exited early ({proc.returncode}):\n{log.read_text()[-3000:]}")
-        time.sleep(0.5)
+        time.sleep(0.2)
     pytest.fail(f"timed out after {timeout_s} s:\n{log.read_text()[-3000:]}")
 
 
 def _running_with_checkpoint(study_dir: Path) -> bool:
+    """A trial is mid-training with a checkpoint, and Tune's experiment snapshot knows it."""
     try:
         df = read_results(study_dir)
     except Exception:  # noqa: BLE001
         return False
-    return bool(((df["state"] == "RUNNING") & (df["fidelity"] >= 1)).any())
+    running = df.loc[(df["state"] == "RUNNING") & (df["fidelity"] >= 1), "trial_id"]
+    snapshots = " ".join(p.read_text() for p in (study_dir / "tune").glob("experiment_state-*.json"))
+    return any(trial_id in snapshots for trial_id in running)
 
 
 def _epochs_logged(run_dir: Path) -> list[int]:
@@ -56,10 +62,13 @@ def after_row(df, trial_id: str) -> dict:
 
 @pytest.mark.slow
 def test_sigkilled_driver_resumes_to_the_full_budget(tmp_path, tiny_store, ray_session):
-    experiment = {**TINY_EXPERIMENT, "training": {**TINY_EXPERIMENT["training"], "max_epochs": 5}}
+    # many short epochs: a trial lasts seconds even in a reused trial process, so the kill lands
+    # while one is mid-training with checkpoints behind it
+    experiment = {**TINY_EXPERIMENT, "training": {**TINY_EXPERIMENT["training"], "max_epochs": EPOCHS}}
     path = write_study(tmp_path, tiny_store, name="killed", trials=3, experiment=experiment)
     study_dir = Path(load_study_spec(path).storage) / "killed"
     env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env["TUNE_GLOBAL_CHECKPOINT_S"] = "1"  # snapshot often, so the running trial is in the snapshot
     log = tmp_path / "driver.log"
     with open(log, "w") as out:
         # its own process group: SIGKILL reaches the driver and the local Ray it started, nothing else
@@ -82,12 +91,14 @@ def test_sigkilled_driver_resumes_to_the_full_budget(tmp_path, tiny_store, ray_s
     # A trial started after Tune's last snapshot is unknown to the restored run: it is recorded
     # FAILED (orphaned), never resumed nor counted; the budget is filled by new trials.
     orphans = df[df["state"] != "COMPLETE"]
-    assert len(done) == 3 and (done["fidelity"] == 5).all(), df[["trial_id", "state", "error"]]
+    assert len(done) == 3 and (done["fidelity"] == EPOCHS).all(), df[["trial_id", "state", "error"]]
     assert (orphans["state"] == "FAILED").all() and orphans["error"].str.startswith("orphaned").all()
     assert killed_running <= set(df["trial_id"])
-    for trial_id in killed_running & set(done["trial_id"]):  # resumed, not restarted: epoch 1 ran once
+    resumed = killed_running & set(done["trial_id"])
+    assert resumed  # the snapshotted running trial was resumed under its own id
+    for trial_id in resumed:  # from its checkpoint, not from scratch: epoch 1 ran once
         epochs = _epochs_logged(Path(after_row(df, trial_id)["run_dir"]))
-        assert epochs.count(1) == 1 and max(epochs) == 5, epochs
+        assert epochs.count(1) == 1 and max(epochs) == EPOCHS, epochs
     kept = before[before["state"] == "COMPLETE"].set_index("trial_id")
     after = df.set_index("trial_id")
     for trial_id in kept.index:  # finished trials are kept as they were

@@ -29,14 +29,6 @@ AMBIENT = {"model.ambient_occlusion.enabled": True, "model.ambient_occlusion.fur
            "model.ambient_occlusion.min_kept_observed_pixels": 1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Two intra-op threads on a shared 2-core box are ~10x slower than one (measured); restore after."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
 
 def tiny_cfg(store, **overrides) -> ExperimentConfig:
     data = {**TINY, "data": {**TINY["data"], "store": str(store)}}
