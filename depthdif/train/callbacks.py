@@ -10,6 +10,7 @@ identical on both paths.
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
 import sys
@@ -104,15 +105,17 @@ class EpochReporter(pl.Callback):
         self.last_metrics = metrics
         if staging is not None:
             self.last_checkpoint_epoch = epoch
+        if self.rank == 0:
+            # The line is on disk before the checkpoint is published: a kill in between replays
+            # the epoch from the previous checkpoint (last line wins), never loses the line.
+            append_jsonl(self.run_dir / METRICS_FILE, metrics)
+            if self.progress:
+                print(format_epoch_line(metrics, self.max_epochs), file=sys.stderr, flush=True)
         try:
             self.publish(metrics, staging)
         finally:
             if staging is not None and staging.exists():
                 shutil.rmtree(staging.parent, ignore_errors=True)
-        if self.rank == 0:
-            self._append_jsonl(metrics)
-            if self.progress:
-                print(format_epoch_line(metrics, self.max_epochs), file=sys.stderr, flush=True)
 
     def _is_checkpoint_epoch(self, epoch: int) -> bool:
         return epoch % self.every_n_epochs == 0 or epoch >= self.max_epochs
@@ -141,10 +144,19 @@ class EpochReporter(pl.Callback):
             return None
         return folder
 
-    def _append_jsonl(self, metrics: dict[str, float]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.run_dir / METRICS_FILE, "a") as fh:
-            fh.write(json.dumps(metrics) + "\n")
+
+def append_jsonl(path: Path, row: dict[str, Any]) -> None:
+    """Append one JSON line and fsync it. A torn tail left by a kill is closed off with a newline
+    first, so it stays one bad line (readers skip it) instead of swallowing this one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+b") as fh:
+        torn = False
+        if fh.seek(0, os.SEEK_END) > 0:
+            fh.seek(-1, os.SEEK_END)
+            torn = fh.read(1) != b"\n"
+        fh.write((b"\n" if torn else b"") + json.dumps(row).encode() + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def format_epoch_line(metrics: dict[str, float], max_epochs: int) -> str:

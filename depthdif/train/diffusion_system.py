@@ -25,12 +25,15 @@ EMA network on the validation subset with a fixed fraction of profiles withheld.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+import warnings
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from depthdif.config.loader import from_dict, to_dict
@@ -186,10 +189,13 @@ class DiffusionSystem(pl.LightningModule):
         self.val_metrics.update(samples, batch, withheld)
 
     def on_validation_epoch_end(self) -> None:
-        results = self.val_metrics.compute()  # torchmetrics reduces the sums across DDP ranks
+        # compute() all-reduces the metric sums on every rank, so each rank logs the same final
+        # values: a second (Lightning) reduction would be waste, hence sync_dist=False.
+        results = {f"val/{k}": v for k, v in self.val_metrics.compute().items()}
         with torch.inference_mode(False):  # fresh states must stay normal tensors for the next fit/validate
             self.val_metrics.reset()
-        self.log_dict({f"val/{k}": v for k, v in results.items()}, sync_dist=False)
+        ignore_unsynced_warning(results)
+        self.log_dict(results, sync_dist=False)
 
     # --- optimization -------------------------------------------------------------------------
     def configure_optimizers(self) -> dict:
@@ -272,6 +278,16 @@ class DiffusionSystem(pl.LightningModule):
         system = cls(cfg, normalization, depth)
         system.load_export_state(state)
         return system.eval()
+
+
+def ignore_unsynced_warning(keys: Iterable[str]) -> None:
+    """Silence Lightning's "use sync_dist=True" advice for exactly these (already reduced) keys.
+
+    Lightning gives it for every epoch-level tensor logged with sync_dist=False under DDP, without
+    knowing the value came out of a torchmetrics reduction; other keys still warn."""
+    names = "|".join(re.escape(k) for k in keys)
+    warnings.filterwarnings("ignore", message=rf"It is recommended to use `self\.log\('(?:{names})'",
+                            category=PossibleUserWarning)
 
 
 def lr_factor(step: int, warmup_steps: int, total_steps: int, kind: str) -> float:

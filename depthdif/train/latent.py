@@ -186,6 +186,22 @@ class LatentDiffusionSystem(DiffusionSystem):
         land = F.avg_pool2d(batch["land_mask"].to(x.dtype), s)
         return build_condition(x, obs_mask, eo, eo_mask, land, self.cfg.model.condition)
 
+    # --- logging: the latent width, a study objective (studies/latent.yaml) ------------------
+    def log_latent_width(self) -> None:
+        """`model/latent_channels`: the loaded AE's width, which only the system knows when the AE
+        comes from `latent.ae_checkpoint` (the requested `ae` block may be stale)."""
+        self.log("model/latent_channels", float(self._latent_channels), on_step=False, on_epoch=True,
+                 batch_size=1, sync_dist=True)  # equal on every rank; synced so Lightning does not warn
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        loss = super().training_step(batch, batch_idx)
+        self.log_latent_width()  # also there in epochs without validation
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
+        self.log_latent_width()
+
     # --- objective: add the AE reconstruction term when the AE trains -------------------------
     def compute_loss(self, batch: dict, denoiser: nn.Module, generator: torch.Generator | None) -> tuple[Tensor, dict]:
         loss, logged = super().compute_loss(batch, denoiser, generator)

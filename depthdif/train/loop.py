@@ -85,21 +85,25 @@ class Prepared:
 
 
 # --- pieces ------------------------------------------------------------------------------------
-def check_run_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> None:
+def check_run_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> ExperimentConfig:
     """Everything that can be checked before a worker starts: kind, store, levels, the system,
     and that every rank gets training and validation patches (a rank without validation
-    batches would leave the others waiting in the metric reduction)."""
+    batches would leave the others waiting in the metric reduction).
+
+    Returns the config the system resolved to (a latent system swaps in its AE's `ae` block and
+    sets its model_type): that, not the request, is what the run dir's config.yaml records."""
     from depthdif.train.datamodule import make_loaders
     from depthdif.train.systems import SYSTEMS
 
     if kind not in SYSTEMS:
         raise ValueError(f"unknown trainer kind {kind!r}; allowed: {sorted(SYSTEMS)}")
-    build_system_for(kind, cfg)
+    resolved = build_system_for(kind, cfg).cfg
     for rank in range(world_size):
         _, val_loader = make_loaders(cfg, rank=rank, world_size=world_size, kind=kind)
         if len(val_loader) == 0:
             raise ValueError(f"data.val_subset={cfg.data.val_subset}: rank {rank} of {world_size} workers "
                              f"gets no validation patch from {cfg.data.store}; use at least {world_size}")
+    return resolved
 
 
 def build_system_for(kind: str, cfg: ExperimentConfig) -> pl.LightningModule:
@@ -266,7 +270,8 @@ class RunDirCheckpoints:
 
 
 def read_metrics_log(run_dir: Path) -> list[dict[str, float]]:
-    """The per-epoch metrics rank 0 appended to metrics.jsonl (a resumed epoch: last line wins)."""
+    """The per-epoch metrics rank 0 appended to metrics.jsonl (a resumed epoch: last line wins;
+    a line torn by a kill mid-write is skipped, see callbacks.append_jsonl)."""
     import json
 
     path = Path(run_dir) / METRICS_FILE
@@ -274,9 +279,11 @@ def read_metrics_log(run_dir: Path) -> list[dict[str, float]]:
         return []
     by_epoch: dict[float, dict] = {}
     for line in path.read_text().splitlines():
-        if line.strip():
+        try:
             row = json.loads(line)
-            by_epoch[row.get("epoch", len(by_epoch))] = row
+        except json.JSONDecodeError:
+            continue
+        by_epoch[row.get("epoch", len(by_epoch))] = row
     return [by_epoch[k] for k in sorted(by_epoch)]
 
 
@@ -302,7 +309,7 @@ def clear_run_state(run_dir: Path) -> None:
 
 
 def write_run_config(cfg: ExperimentConfig, run_dir: Path, kind: str) -> Path:
-    """The resolved config, so the run dir explains itself (kind recorded beside it)."""
+    """The config the system runs with (`check_run_inputs`' return), so the run dir explains itself."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "kind.txt").write_text(kind + "\n")
     return save(cfg, run_dir / CONFIG_FILE)
@@ -319,10 +326,10 @@ def fit_in_process(kind: str, cfg: ExperimentConfig, run_dir: str | Path, *,
     `training.max_failures` times; a non-finite loss ends the run with status "nonfinite_loss".
     """
     run_dir = Path(run_dir).expanduser().absolute()
-    check_run_inputs(kind, cfg)
+    resolved = check_run_inputs(kind, cfg)
     if not resume:
         clear_run_state(run_dir)
-    write_run_config(cfg, run_dir, kind)
+    write_run_config(resolved, run_dir, kind)
     store = RunDirCheckpoints(run_dir, cfg.training.checkpoints_to_keep)
 
     def publish(metrics: dict[str, float], staging: Path | None) -> None:

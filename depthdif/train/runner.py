@@ -81,9 +81,9 @@ def run_training(kind: str, cfg: ExperimentConfig, *, name: str, storage_path: s
     workers = cfg.ray.num_workers if num_workers is None else num_workers
     if workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {workers}")
-    check_run_inputs(kind, cfg, world_size=max(workers, 1))
+    resolved = check_run_inputs(kind, cfg, world_size=max(workers, 1))
     run_dir = absolute_storage(storage_path) / name
-    write_run_config(cfg, run_dir, kind)
+    write_run_config(resolved, run_dir, kind)
     gpu = cfg.ray.gpus_per_worker > 0 if use_gpu is None else use_gpu
     trainer = make_trainer(kind, cfg, run_dir, workers, gpu, extra_callbacks, progress)
     # Ray retries crashed workers itself; local mode runs in this process, so retry here.

@@ -100,7 +100,7 @@ def test_token_file_is_mounted_and_ignored_by_git(raw):
     (remote_token,) = paths
     mount_remote, mount_local = next(iter(raw["file_mounts"].items()))
     relative = remote_token.removeprefix("/home/ray/" + mount_remote.removeprefix("~/") + "/")
-    assert relative == "cluster/secrets/auth_token" and (REPO / mount_local / "cluster/secrets").is_dir()
+    assert relative == ".ray_auth_token" and (REPO / mount_local).resolve() == REPO
     ignored = subprocess.run(["git", "check-ignore", "-q", relative], cwd=REPO)
     assert ignored.returncode == 0, f"{relative} must be ignored by git (it holds the cluster token)"
 

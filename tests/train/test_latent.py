@@ -10,12 +10,15 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
+from depthdif.config.loader import load, replace_dotted
+from depthdif.config.schema import ExperimentConfig
 from depthdif.data.dataset import PatchDataset
 from depthdif.data.normalization import Normalization
 from depthdif.evaluation.withheld import withhold_profiles
 from depthdif.export import export_checkpoint, load_export
 from depthdif.train.autoencoder import AutoencoderSystem, load_autoencoder
 from depthdif.train.latent import LatentDiffusionSystem, masked_avg_pool
+from depthdif.train.loop import fit_in_process, read_metrics_log
 from depthdif.train.pixel import PixelDiffusionSystem
 from depthdif.train.systems import load_system
 
@@ -109,11 +112,13 @@ def test_sampling_decodes_to_all_levels(tiny_store, ae_checkpoint, ae_checkpoint
 def test_validation_metrics_follow_the_pixel_definitions(tiny_store, ae_checkpoint, tmp_path):
     """Same metric keys as the pixel model, and val/rmse_full equals a hand computation on decoded samples."""
     system = latent_system(tiny_store, ae_checkpoint)
-    pixel = PixelDiffusionSystem(system.cfg, system.normalization, system.depth)
+    pixel_cfg = replace_dotted(system.cfg, {"model.model_type": "cond_px_dif"})
+    pixel = PixelDiffusionSystem(pixel_cfg, system.normalization, system.depth)
     latent_logged = trainer_for(tmp_path).validate(system, loaders(tiny_store)[1], verbose=False)[0]
     pixel_logged = trainer_for(tmp_path).validate(pixel, loaders(tiny_store)[1], verbose=False)[0]
     metric_keys = {k for k in pixel_logged if "rmse" in k or "mae" in k or "bias" in k}
     assert metric_keys and metric_keys <= set(latent_logged)
+    assert "model/latent_channels" not in pixel_logged
 
     batch = next(iter(loaders(tiny_store)[1]))
     cfg = system.cfg
@@ -124,6 +129,24 @@ def test_validation_metrics_follow_the_pixel_definitions(tiny_store, ae_checkpoi
     mask = batch["y_valid_mask"].double() * within
     rmse = (((pred - batch["y"].double()) * std) ** 2 * mask).sum() / mask.sum()
     assert latent_logged["val/rmse_full"] == pytest.approx(float(rmse.sqrt()), rel=1e-4)
+
+
+def test_logged_latent_width_is_the_loaded_aes(tiny_store, ae_checkpoint, tmp_path):
+    """studies/latent.yaml minimizes `model/latent_channels`: the loaded AE's width, not the request."""
+    system = latent_system(tiny_store, ae_checkpoint, **{"ae.latent_channels": 16})
+    logged = trainer_for(tmp_path).validate(system, loaders(tiny_store)[1], verbose=False)[0]
+    assert logged["model/latent_channels"] == float(system.autoencoder.latent_channels) == 4.0
+
+
+def test_run_dir_records_the_resolved_config_and_width(tiny_store, ae_checkpoint, tmp_path):
+    cfg = tiny_config(tiny_store, **{"latent.ae_checkpoint": str(ae_checkpoint), "ae.latent_channels": 16,
+                                     "training.max_epochs": 1, "training.limit_train_batches": 1})
+    result = fit_in_process("latent", cfg, tmp_path / "run", progress=False)
+    assert result.ok, result.error
+    recorded = load(ExperimentConfig, tmp_path / "run" / "config.yaml")
+    assert recorded.ae.latent_channels == 4 and recorded.model.model_type == "latent_cond_dif"
+    assert read_metrics_log(result.run_dir)[-1]["model/latent_channels"] == 4.0
+    assert "best/model/latent_channels" not in result.metrics  # reported as-is, not best-so-far
 
 
 def test_ae_store_mismatch_is_a_clear_error(tiny_store, ae_checkpoint):

@@ -190,3 +190,34 @@ def test_optimizer_trains_the_denoiser_not_the_ema_copy(tiny_store):
     optimizer = system.configure_optimizers()["optimizer"]
     trained = {id(p) for group in optimizer.param_groups for p in group["params"]}
     assert trained == {id(p) for p in system.denoiser.parameters()}
+
+
+def test_a_latent_config_is_refused_with_the_key(tiny_store):
+    cfg = replace_dotted(tiny_cfg(tiny_store), {"model.model_type": "latent_cond_dif"})
+    with pytest.raises(ValueError, match=r"model\.model_type='latent_cond_dif'.*`depthdif train latent`"):
+        build_system("pixel", cfg, store_meta(cfg))
+
+
+def test_reduced_val_metrics_do_not_draw_the_sync_dist_warning(tiny_store, tmp_path):
+    """Under a process group, only a key logged unsynced on purpose (val/extra) is warned about."""
+    import torch.distributed as dist
+
+    class Extra(PixelDiffusionSystem):
+        def on_validation_epoch_end(self):
+            super().on_validation_epoch_end()
+            self.log("val/extra", torch.tensor(1.0), sync_dist=False)
+
+    cfg = tiny_cfg(tiny_store, **{"sampling.steps": 1})
+    meta = store_meta(cfg)
+    _, val_loader = make_loaders(cfg)
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'pg'}", rank=0, world_size=1)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            logged = trainer(limit_val_batches=1).validate(Extra(cfg, meta.normalization, meta.depth), val_loader,
+                                                           verbose=False)[0]
+    finally:
+        dist.destroy_process_group()
+    advice = [str(w.message) for w in caught if "sync_dist=True" in str(w.message)]
+    assert "val/rmse_depth/0" in logged and np.isfinite(logged["val/rmse_full"])
+    assert advice and all("'val/extra'" in message for message in advice)
