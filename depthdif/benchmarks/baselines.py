@@ -11,7 +11,6 @@ the same run (no absolute times on a shared CPU box).
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import time
@@ -20,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from depthdif.baselines.registry import BASELINES, build_baseline
-from depthdif.benchmarks.report import machine_line, update_section
+from depthdif.benchmarks.report import benchmark_parser, machine_line, publish
 from depthdif.config.schema import BaselinesConfig
 from depthdif.data.dataset import PatchDataset
 from depthdif.data.synthetic import SynthConfig, make_synthetic_store
@@ -137,14 +136,8 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a smaller store (~20 s)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
-    args = parser.parse_args(argv)
-    markdown = run(args.quick)
-    print(markdown)
-    if not args.no_write:
-        print(f"updated {update_section(SECTION, markdown)}", file=sys.stderr)
+    args = benchmark_parser(__doc__, "a smaller store (~20 s)").parse_args(argv)
+    publish(SECTION, run(args.quick), write=not args.no_write)
     return 0
 
 

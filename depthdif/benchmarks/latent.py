@@ -16,7 +16,6 @@ models are interleaved all the same. Only ratios and errors are reported, never 
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import torch
 from torch.profiler import ProfilerActivity, profile
 from torch.utils.data import DataLoader
 
-from depthdif.benchmarks.report import machine_line, update_section
+from depthdif.benchmarks.report import benchmark_parser, machine_line, publish
 from depthdif.config.loader import from_dict, replace_dotted
 from depthdif.config.schema import ExperimentConfig
 from depthdif.data.dataset import PatchDataset
@@ -315,17 +314,12 @@ def render(settings: Settings, f: Figures, quick: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny budgets (a smoke run, ~1 minute)")
-    parser.add_argument("--no-write", action="store_true", help="print the section, leave BENCHMARKS.md alone")
-    args = parser.parse_args(argv)
+    args = benchmark_parser(__doc__, "tiny budgets (a smoke run, ~1 minute)").parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     torch.set_num_threads(1)  # CPU-time budgets: see the module docstring
     with tempfile.TemporaryDirectory(prefix="depthdif-latent-bench-") as tmp:
         markdown = render(settings, run(settings, Path(tmp)), args.quick)
-    print(markdown)
-    if not args.no_write:
-        update_section(SECTION, markdown)
+    publish(SECTION, markdown, write=not args.no_write)
     return 0
 
 

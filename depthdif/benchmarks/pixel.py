@@ -13,7 +13,6 @@ times on a shared CPU box). One intra-op thread: on 2 shared cores two threads a
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import torch
 
 from depthdif.baselines.registry import build_baseline
 from depthdif.benchmarks.baselines import WITHHELD_FRACTION, WITHHELD_SEED, _markdown, scored_batches
-from depthdif.benchmarks.report import machine_line, update_section
+from depthdif.benchmarks.report import benchmark_parser, machine_line, publish
 from depthdif.config.loader import from_dict, replace_dotted
 from depthdif.config.schema import BaselinesConfig, ExperimentConfig
 from depthdif.data.dataset import PatchDataset
@@ -207,14 +206,8 @@ def reading(overall) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller store, 60 steps (~1 min)")
-    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
-    args = parser.parse_args(argv)
-    markdown = run(args.quick)
-    print(markdown)
-    if not args.no_write:
-        print(f"updated {update_section(SECTION, markdown)}", file=sys.stderr)
+    args = benchmark_parser(__doc__, "smaller store, 60 steps (~1 min)").parse_args(argv)
+    publish(SECTION, run(args.quick), write=not args.no_write)
     return 0
 
 

@@ -30,3 +30,22 @@ def update_section(name: str, markdown: str, path: str | Path = DEFAULT_PATH) ->
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
     return atomic_write_text(path, text)
+
+
+def benchmark_parser(doc: str | None, quick_help: str) -> "argparse.ArgumentParser":
+    """The flags every benchmark shares: `--quick` (a smoke-sized run) and `--no-write`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
+    return parser
+
+
+def publish(section: str, markdown: str, write: bool = True) -> None:
+    """Print a benchmark's markdown and (unless told not to) store it in its BENCHMARKS.md section."""
+    import sys
+
+    print(markdown)
+    if write:
+        print(f"updated {update_section(section, markdown)}", file=sys.stderr)

@@ -15,7 +15,6 @@ Only ratios measured in one run are claimed; this box is shared, absolute times 
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from depthdif.benchmarks.report import machine_line, update_section
+from depthdif.benchmarks.report import benchmark_parser, machine_line, publish
 from depthdif.config.loader import from_dict, replace_dotted
 from depthdif.config.schema import ExperimentConfig
 
@@ -180,16 +179,10 @@ imports + teardown (fit wall time minus training time): {r['c_overhead_s']:.1f} 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller store, 3 epochs per variant")
-    parser.add_argument("--no-write", action="store_true", help="print, do not update BENCHMARKS.md")
-    args = parser.parse_args(argv)
+    args = benchmark_parser(__doc__, "smaller store, 3 epochs per variant").parse_args(argv)
     result = run(args.quick)
     print(json.dumps(result, indent=2))
-    text = markdown(result, args.quick)
-    print(text)
-    if not args.no_write:
-        update_section("train", text)
+    publish("train", markdown(result, args.quick), write=not args.no_write)
     return 0
 
 

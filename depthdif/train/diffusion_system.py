@@ -286,6 +286,8 @@ def ignore_unsynced_warning(keys: Iterable[str]) -> None:
     Lightning gives it for every epoch-level tensor logged with sync_dist=False under DDP, without
     knowing the value came out of a torchmetrics reduction; other keys still warn."""
     names = "|".join(re.escape(k) for k in keys)
+    if not names:  # an empty alternation would match, and silence, every key
+        return
     warnings.filterwarnings("ignore", message=rf"It is recommended to use `self\.log\('(?:{names})'",
                             category=PossibleUserWarning)
 

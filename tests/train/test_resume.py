@@ -21,8 +21,15 @@ def final_state(result) -> dict[str, torch.Tensor]:
 def test_crash_then_resume_equals_an_uninterrupted_run(tiny_store, tmp_path):
     """Pixel model (with EMA and an optimizer with moments): resumed weights are bit-identical."""
     cfg = tiny_config(tiny_store, **{"training.limit_train_batches": LIMIT})
-    straight = fit_in_process("pixel", cfg, tmp_path / "straight", progress=False)
+    logged_when_published = []  # a kill right after a checkpoint is published must not lose its line
+
+    def report(metrics, checkpoint_dir):
+        if checkpoint_dir is not None:
+            logged_when_published.append([row["epoch"] for row in read_metrics_log(tmp_path / "straight")])
+
+    straight = fit_in_process("pixel", cfg, tmp_path / "straight", report=report, progress=False)
     assert straight.status == "completed", straight.error
+    assert logged_when_published == [[1], [1, 2]]
 
     crashing = tiny_config(tiny_store, **{"training.limit_train_batches": LIMIT,
                                           "training.fault_injection.crash_at_step": LIMIT + 1})

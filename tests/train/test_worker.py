@@ -40,4 +40,5 @@ def test_latent_two_workers_on_a_trained_autoencoder(tiny_store, ray_session, tm
     result = run_training("latent", cfg, name="latent2", storage_path=tmp_path, num_workers=2, progress=False)
     assert result.status == "completed", result.error
     assert result.metrics["epoch"] == 1 and math.isfinite(result.metrics["val/rmse_full"])
+    assert result.metrics["model/latent_channels"] == 4.0  # the AE's width, identical after the DDP sync
     assert (result.checkpoint_dir / "checkpoint.ckpt").exists()
