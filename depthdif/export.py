@@ -33,6 +33,7 @@ import pandas as pd
 from depthdif import __version__
 from depthdif.config import ExperimentConfig, from_dict, load, save
 from depthdif.data.normalization import Normalization
+from depthdif.atomic import swap_into_place
 
 WEIGHTS, CONFIG, NORMALIZATION = "weights.safetensors", "config.yaml", "normalization.json"
 OBJECTIVES, PARAMS, METADATA, MANIFEST = "objectives.json", "params.json", "metadata.json", "MANIFEST.sha256"
@@ -96,7 +97,7 @@ def export_checkpoint(checkpoint: str | Path, out_dir: str | Path, *, trial_id: 
                               (PARAMS, dict(params or {})), (METADATA, metadata)):
             (tmp / name).write_text(json.dumps(_plain(payload), indent=2, sort_keys=True) + "\n")
         write_manifest(tmp)
-        _swap_into_place(tmp, out_dir)
+        swap_into_place(tmp, out_dir)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
@@ -118,17 +119,6 @@ def _plain(value: Any) -> Any:
 def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir}: export exists; pass --overwrite to replace it")
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished temp folder into place; an old export is moved aside, then removed."""
-    aside = None
-    if out_dir.exists():
-        aside = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-        out_dir.rename(aside)
-    tmp.rename(out_dir)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
 
 
 def sha256_of(path: Path) -> str:

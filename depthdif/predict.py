@@ -38,6 +38,7 @@ import xarray as xr
 
 from depthdif import __version__
 from depthdif.data import schema as S
+from depthdif.atomic import swap_into_place
 
 MEAN, SPREAD = "temperature_mean", "temperature_spread"
 SPLIT_CHOICES = ("all", "train", "val", "test")
@@ -192,7 +193,7 @@ def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, spl
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         _write_slabs(system, store, ids, tmp, attrs, samples, seed, batch_size, progress)
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
@@ -245,16 +246,6 @@ def _append(store: Any, slab: SlabAccumulator, t: int, tmp: Path, attrs: dict, w
         else:
             ds.to_zarr(tmp, append_dim="time", zarr_format=3, consolidated=True)
     return written + 1
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    aside = None
-    if out.exists():
-        aside = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        out.rename(aside)
-    tmp.rename(out)
-    if aside is not None:
-        shutil.rmtree(aside, ignore_errors=True)
 
 
 def predict_export(export_dir: str | Path, store_path: str | Path, out: str | Path, **kwargs: Any) -> Path:

@@ -6,8 +6,10 @@ one benchmark never clobber another's figures.
 
 from __future__ import annotations
 
+import argparse
 import platform
 import re
+import sys
 from pathlib import Path
 
 from depthdif.config.loader import atomic_write_text
@@ -32,10 +34,8 @@ def update_section(name: str, markdown: str, path: str | Path = DEFAULT_PATH) ->
     return atomic_write_text(path, text)
 
 
-def benchmark_parser(doc: str | None, quick_help: str) -> "argparse.ArgumentParser":
+def benchmark_parser(doc: str | None, quick_help: str) -> argparse.ArgumentParser:
     """The flags every benchmark shares: `--quick` (a smoke-sized run) and `--no-write`."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help=quick_help)
     parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -44,8 +44,6 @@ def benchmark_parser(doc: str | None, quick_help: str) -> "argparse.ArgumentPars
 
 def publish(section: str, markdown: str, write: bool = True) -> None:
     """Print a benchmark's markdown and (unless told not to) store it in its BENCHMARKS.md section."""
-    import sys
-
     print(markdown)
     if write:
         print(f"updated {update_section(section, markdown)}", file=sys.stderr)

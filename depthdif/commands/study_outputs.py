@@ -7,10 +7,9 @@ subparsers. Handlers import pandas / plotly / torch lazily so `--help` stays fas
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
+from depthdif.atomic import atomic_path
 
 PARETO_PARQUET = "pareto.parquet"
 
@@ -78,14 +77,6 @@ def run_export(args: argparse.Namespace) -> int:
 
 def write_parquet_atomic(frame, path: Path) -> Path:
     """Temp file + rename, so a reader never sees half a Parquet file."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return Path(path)

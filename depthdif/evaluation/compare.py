@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from torch import Tensor
 from depthdif.baselines.base import Predictor
 from depthdif.evaluation.metrics import ReconstructionMetrics
 from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.atomic import atomic_path
 
 TABLE_COLUMNS = ("method", "scope", "band", "depth_index", "depth_m", "metric", "value")
 OVERALL, DEPTH, BAND = "overall", "depth", "band"
@@ -126,14 +126,6 @@ def compare_methods(methods: Sequence[Predictor], batches: Iterable[dict], *, de
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Parquet via a temp file + rename: a reader never sees a half-written table."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return Path(path)

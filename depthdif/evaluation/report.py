@@ -8,7 +8,6 @@ The HTML embeds plotly.js, so it opens offline.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from depthdif.evaluation.compare import Comparison
+from depthdif.atomic import atomic_path
 
 PANELS = (("rmse_full", "full field (vs y)"), ("rmse_withheld", "withheld profiles"))
 
@@ -47,17 +47,9 @@ def rmse_by_depth_figure(comparison: Comparison, max_depth_m: float | None = Non
 
 def write_html(fig: go.Figure, path: str | os.PathLike) -> Path:
     """Standalone HTML (plotly.js embedded: opens offline) via a temp file + rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         fig.write_html(tmp, include_plotlyjs=True, full_html=True)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return Path(path)
 
 
 def summary_markdown(comparison: Comparison, bands: bool = True) -> str:

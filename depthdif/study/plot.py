@@ -10,8 +10,6 @@ hover with the trial's id, state and parameters. 1 objective: value vs trial num
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from depthdif.study.pareto import ParetoResult, param_columns
+from depthdif.atomic import atomic_path
 
 PARETO_HTML, HYPERVOLUME_HTML, PARETO_PNG = "pareto.html", "hypervolume.html", "pareto.png"
 FRONT_COLOR, TRIAL_COLOR, OTHER_COLOR = "#d62728", "#1f77b4", "#aaaaaa"
@@ -119,15 +118,8 @@ def image_exporter_available() -> bool:
 
 
 def _atomic(path: Path, write) -> Path:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; plots are for sharing
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        write(str(tmp))
     return path
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from depthdif.atomic import atomic_path
 
 RESULTS_FILE = "results.parquet"
 STATES = ("COMPLETE", "FAILED", "PRUNED", "RUNNING")
@@ -51,15 +51,8 @@ def write_results(study_dir: str | os.PathLike, rows: Iterable[dict[str, Any]]) 
     """Write all rows (sorted by trial number) atomically; readers never see a partial file."""
     frame = results_frame(rows)
     path = results_path(study_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{RESULTS_FILE}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import optuna
-import pytest
 
 from depthdif.study.pareto import compute_pareto
 from depthdif.study.runner import JOURNAL_FILE, optuna_storage, run_study
