@@ -1,6 +1,6 @@
 """`depthdif train {pixel,latent,ae}`: one Ray Train run (or Train local mode with --workers 0).
 
-    depthdif train pixel --config configs/pixel.yaml --workers 2 --storage runs
+    depthdif train pixel --config studies/configs/quickstart.yaml --workers 2 --storage runs
     depthdif train pixel --resume runs/pixel-1a2b3c4d5e          # continue from its latest checkpoint
 
 The config is loaded and validated (and the store opened) before any worker starts; the
@@ -72,7 +72,9 @@ def handle_train(args: argparse.Namespace) -> int:
     cfg, storage, name = resolve(args)
     gpu = cfg.ray.gpus_per_worker > 0
     result = run_training(args.kind, cfg, name=name, storage_path=storage, use_gpu=gpu)
-    summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(result.best.items()))
+    # Overall figures only; per-depth and per-band values are in the run's metrics.jsonl.
+    headline = {k: v for k, v in result.best.items() if "depth/" not in k and "band/" not in k}
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in sorted(headline.items()))
     print(f"{result.status}: {result.run_dir}" + (f"  best: {summary}" if summary else ""), file=sys.stderr)
     if result.checkpoint_dir:
         print(f"latest checkpoint: {result.checkpoint_dir}", file=sys.stderr)

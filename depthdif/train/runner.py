@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -102,6 +103,8 @@ def make_trainer(kind: str, cfg: ExperimentConfig, run_dir: Path, workers: int, 
 
     if workers > 0:
         ensure_ray(cfg.ray.address)
+    else:  # local mode ignores LoggingConfig: silence the per-report dict dump here
+        logging.getLogger("ray.train.v2._internal.execution.train_fn_utils").setLevel(logging.WARNING)
     resources = {"CPU": cfg.ray.cpus_per_worker}
     if use_gpu:
         resources["GPU"] = cfg.ray.gpus_per_worker or 1.0
