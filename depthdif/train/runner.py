@@ -54,7 +54,7 @@ def absolute_storage(storage_path: str | Path) -> Path:
     if "://" in text:
         raise ValueError(f"ray.storage_path: {text!r}: cloud URIs are not supported by the trainer yet "
                          "(its run dir holds metrics.jsonl and the config); use a shared filesystem path")
-    return Path(text).expanduser().absolute()
+    return Path(text).expanduser().resolve()
 
 
 def ensure_ray(address: str | None) -> None:
@@ -79,6 +79,7 @@ def run_training(kind: str, cfg: ExperimentConfig, *, name: str, storage_path: s
     Config and data errors raise before any worker starts; training failures come back as
     `TrainingResult.status` ("completed" | "nonfinite_loss" | "failed") with `error` set.
     """
+    cfg = with_absolute_paths(cfg)
     workers = cfg.ray.num_workers if num_workers is None else num_workers
     if workers < 0:
         raise ValueError(f"num_workers must be >= 0, got {workers}")
@@ -90,6 +91,16 @@ def run_training(kind: str, cfg: ExperimentConfig, *, name: str, storage_path: s
     # Ray retries crashed workers itself; local mode runs in this process, so retry here.
     local_retries = cfg.training.max_failures if workers == 0 else 0
     return finish(trainer, run_dir, local_retries)
+
+
+def with_absolute_paths(cfg: ExperimentConfig) -> ExperimentConfig:
+    """Workers run in other directories (and on other nodes): resolve local paths in the driver."""
+    from depthdif.config.loader import replace_dotted
+
+    paths = {"data.store": cfg.data.store, "latent.ae_checkpoint": cfg.latent.ae_checkpoint}
+    updates = {key: str(Path(value).expanduser().resolve())
+               for key, value in paths.items() if value and "://" not in value}
+    return replace_dotted(cfg, updates, "<absolute paths>")
 
 
 def make_trainer(kind: str, cfg: ExperimentConfig, run_dir: Path, workers: int, use_gpu: bool,

@@ -6,6 +6,8 @@ The autoencoder's 2-worker run is in test_shard_epoch.py (it also proves the sha
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pytest
 
@@ -16,9 +18,13 @@ from ._tiny import tiny_config
 
 
 @pytest.mark.slow
-def test_pixel_two_workers_reports_metrics_and_checkpoints(tiny_store, ray_session, tmp_path):
-    cfg = tiny_config(tiny_store, **{"training.limit_train_batches": 2})
-    result = run_training("pixel", cfg, name="pixel2", storage_path=tmp_path, num_workers=2, progress=False)
+def test_pixel_two_workers_reports_metrics_and_checkpoints(tiny_store, ray_session, tmp_path, monkeypatch):
+    # Relative store and storage paths, as a user types them: workers run elsewhere, so the
+    # driver must resolve them before they travel.
+    monkeypatch.chdir(tiny_store.parent)
+    cfg = tiny_config(Path(tiny_store.name), **{"training.limit_train_batches": 2})
+    result = run_training("pixel", cfg, name="pixel2", storage_path=os.path.relpath(tmp_path),
+                          num_workers=2, progress=False)
     assert result.status == "completed", result.error
     assert result.run_dir == tmp_path / "pixel2" and (result.run_dir / "config.yaml").exists()
     assert [row["epoch"] for row in read_metrics_log(result.run_dir)] == [1, 2]
