@@ -18,6 +18,7 @@ persist local-mode checkpoints, so there they are published into the run dir by 
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from depthdif.train.callbacks import CHECKPOINT_FILE, Publish
 def train_fn(config: dict[str, Any]) -> dict[str, Any] | None:
     """Per-worker entry point given to TorchTrainer (`train_loop_config` is plain data)."""
     kind, run_dir = config["kind"], Path(config["run_dir"])
+    quiet_report_logs()
     cfg = from_dict(ExperimentConfig, config["cfg"], f"{run_dir}/config.yaml")
     ctx = ray.train.get_context()
     local_mode = config.get("local_mode", False)
@@ -51,6 +53,17 @@ def train_fn(config: dict[str, Any]) -> dict[str, Any] | None:
         trainer = prepare_trainer(trainer)
     outcome = loop.fit(trainer, prepared, callbacks, cfg, placement, resume_point(run_dir))
     return outcome if ctx.get_world_rank() == 0 else None
+
+
+def quiet_report_logs() -> None:
+    """Ray logs every report's full metrics dict at INFO; our epoch line is the progress.
+
+    Its logger is named after the module's file path (private API, so tolerate its absence)."""
+    try:
+        from ray.train.v2._internal.execution import context
+    except ImportError:
+        return
+    logging.getLogger(context.__file__).setLevel(logging.WARNING)
 
 
 def ray_placement(rank: int, world_size: int, local_mode: bool) -> loop.Placement:
