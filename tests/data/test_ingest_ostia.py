@@ -60,3 +60,11 @@ def test_grid_without_overlap_is_a_mismatch(tmp_path):
     with pytest.raises(IngestError, match=r"o\.nc: OSTIA covers none of the store's time steps"):
         sst_on_grid(field, Grid(lat=LAT[:20], lon=LON[:20]),
                     np.array(["2030-01-01"], dtype="datetime64[ns]"), window_days=1.0)
+
+
+def test_files_on_different_longitudes_are_a_mismatch(tmp_path):
+    """Same shape and latitudes, shifted longitudes: must not be concatenated as one grid."""
+    write_ostia(tmp_path / "a.nc", LAT, LON, DAYS[:1])
+    write_ostia(tmp_path / "b.nc", LAT, LON + 10.0, DAYS[1:2])
+    with pytest.raises(IngestError, match=r"b\.nc: mismatched grids: differs from .*a\.nc"):
+        read_ostia([tmp_path / "a.nc", tmp_path / "b.nc"])

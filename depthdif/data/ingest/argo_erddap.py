@@ -14,18 +14,13 @@ import pandas as pd
 import xarray as xr
 
 from .argo_table import measurements_from_rows
-from .conventions import IngestError, decode_strings
+from .conventions import IngestError, decode_strings, open_netcdf
 
 
 def read_erddap(path: str | Path) -> pd.DataFrame:
     """Measurement table from one ERDDAP/argopy point NetCDF file."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: Argo ERDDAP file not found")
-    try:
-        ds = xr.open_dataset(path, engine="netcdf4")
-    except (OSError, ValueError) as exc:
-        raise IngestError(path, f"not a readable NetCDF file ({exc})") from exc
+    ds = open_netcdf(path, "Argo ERDDAP")
     with ds:
         return measurements_from_rows(point_frame(ds, path), path)
 

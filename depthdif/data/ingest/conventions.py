@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 # Argo reference table 2: 1 good, 2 probably good (3 bad-correctable, 4 bad, 8 estimated, 9 missing).
 GOOD_QC = frozenset({1, 2})
@@ -119,3 +120,13 @@ def attr(attrs: Mapping[str, Any], name: str, default: Any = None) -> Any:
     """An attribute looked up case-insensitively (`units`, `Units`, `UNITS`)."""
     key = find_name(attrs.keys(), [name])
     return default if key is None else attrs[key]
+
+
+def open_netcdf(path: Path, what: str) -> xr.Dataset:
+    """Open one NetCDF file; a missing or unreadable file is an error naming it and its role."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: {what} file not found")
+    try:
+        return xr.open_dataset(path, engine="netcdf4")
+    except (OSError, ValueError) as exc:
+        raise IngestError(path, f"not a readable NetCDF file ({exc})") from exc

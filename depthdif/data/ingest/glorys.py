@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
-from .conventions import IngestError, attr, require_name
+from .conventions import IngestError, attr, open_netcdf, require_name
 from .grid import Grid
 
 VARIABLE_NAMES = ["thetao", "votemper", "temperature", "temp", "to"]
@@ -57,12 +56,7 @@ def read_glorys(paths: list[str | Path]) -> GlorysField:
 
 
 def _read_one(path: Path) -> GlorysField:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: GLORYS file not found")
-    try:
-        ds = xr.open_dataset(path, engine="netcdf4")
-    except (OSError, ValueError) as exc:
-        raise IngestError(path, f"not a readable NetCDF file ({exc})") from exc
+    ds = open_netcdf(path, "GLORYS")
     with ds:
         var = ds[require_name(ds.data_vars, VARIABLE_NAMES, path, "thetao (sea water potential temperature)")]
         dims = {

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .conventions import IngestError, attr, find_name, require_name
+from .conventions import IngestError, attr, find_name, open_netcdf, require_name
 from .glorys import CELSIUS_UNITS, KELVIN_UNITS
 from .grid import Grid, wrap_longitude
 
@@ -43,7 +43,8 @@ def read_ostia(paths: list[str | Path]) -> OstiaField:
     parts = [_read_one(Path(p)) for p in paths]
     first = parts[0]
     for part in parts[1:]:
-        if part.grid.shape != first.grid.shape or not np.allclose(part.grid.lat, first.grid.lat):
+        if part.grid.shape != first.grid.shape or not (np.allclose(part.grid.lat, first.grid.lat)
+                                                        and np.allclose(part.grid.lon, first.grid.lon)):
             raise IngestError(part.sources[0], f"mismatched grids: differs from {first.sources[0]}")
     times = np.concatenate([p.times for p in parts])
     sst = np.concatenate([p.sst for p in parts], axis=0)
@@ -53,12 +54,7 @@ def read_ostia(paths: list[str | Path]) -> OstiaField:
 
 
 def _read_one(path: Path) -> OstiaField:
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: OSTIA file not found")
-    try:
-        ds = xr.open_dataset(path, engine="netcdf4")
-    except (OSError, ValueError) as exc:
-        raise IngestError(path, f"not a readable NetCDF file ({exc})") from exc
+    ds = open_netcdf(path, "OSTIA")
     with ds:
         var = ds[require_name(ds.data_vars, VARIABLE_NAMES, path, "analysed_sst")]
         dims = [require_name(var.dims, TIME_NAMES, path, f"time dimension of {var.name}"),
