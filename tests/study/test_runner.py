@@ -63,3 +63,19 @@ def test_all_failing_trials_stop_the_study_with_the_first_error(tmp_path, tiny_s
     assert finished["error"].str.contains("nonfinite").all()
     study = optuna.load_study(study_name="nan", storage=optuna_storage(Path(load_study_spec(path).storage) / "nan"))
     assert {t.state.name for t in study.trials if t.state.name != "RUNNING"} == {"FAIL"}
+
+
+@pytest.mark.slow
+def test_two_worker_trial_runs_a_torch_trainer(tmp_path, tiny_store, ray_session):
+    """The cluster path: a trial with 2 workers drives a TorchTrainer (DDP over gloo) and its
+    objectives reach Tune and Optuna through the Train→Tune report callback."""
+    path = write_study(tmp_path, tiny_store, name="ddp", trials=1,
+                       resources={"workers": 2, "cpus_per_worker": 0.5})
+    outcome = run_study(load_study_spec(path), progress=False)
+    df = read_results(outcome.study_dir)
+    assert len(df) == 1 and df.loc[0, "state"] == "COMPLETE", df[["state", "error"]]
+    assert df.loc[0, "num_workers"] == 2 and df.loc[0, "fidelity"] == 1
+    assert math.isfinite(df.loc[0, "objective/val/loss"])
+    assert load_system(df.loc[0, "checkpoint_path"]).cfg.training.lr == pytest.approx(df.loc[0, "param/training.lr"])
+    study = optuna.load_study(study_name="ddp", storage=optuna_storage(outcome.study_dir))
+    assert [t.state.name for t in study.trials] == ["COMPLETE"]
