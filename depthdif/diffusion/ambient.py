@@ -89,12 +89,20 @@ def standard_inputs(x: Tensor, A: Tensor, y: Tensor, Y: Tensor) -> ObjectiveInpu
     return ObjectiveInputs(target=y, target_mask=Y, loss_mask=Y, cond_x=x, cond_mask=A)
 
 
+def target_depth_support(Y: Tensor) -> Tensor:
+    """Y for S = A ⊙ Y; a sample with no dense target at all (an Argo-only store: y_valid_mask is
+    all 0) takes Y = 1, so S = A and the ambient objective learns from the observations alone, as
+    seed 000 intends. Any sample with a target keeps its own Y (a patch with ocean has some)."""
+    has_target = Y.flatten(1).amax(dim=1) > 0
+    return torch.where(has_target.view(-1, *([1] * (Y.dim() - 1))), Y, torch.ones_like(Y))
+
+
 def ambient_inputs(x: Tensor, A: Tensor, Y: Tensor, A_further: Tensor, mask_noisy_branch: bool) -> ObjectiveInputs:
     """Ambient mode (seed 000 §4): condition on (x̃ = Ã ⊙ x, Ã), target the original x on S = A ⊙ Y."""
     return ObjectiveInputs(
         target=x,
         target_mask=A,
-        loss_mask=A * Y,  # S = A ⊙ Y (seed 000 §4.2)
+        loss_mask=A * target_depth_support(Y),  # S = A ⊙ Y (seed 000 §4.2)
         cond_x=A_further * x,  # x̃ = Ã ⊙ x (§4.1)
         cond_mask=A_further,
         noisy_mask=A_further if mask_noisy_branch else None,  # x̃_t = Ã ⊙ x_t (§4.1, optional)

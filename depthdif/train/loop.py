@@ -97,6 +97,7 @@ def check_run_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> E
 
     if kind not in SYSTEMS:
         raise ValueError(f"unknown trainer kind {kind!r}; allowed: {sorted(SYSTEMS)}")
+    check_target_available(kind, cfg)
     resolved = build_system_for(kind, cfg).cfg
     for rank in range(world_size):
         _, val_loader = make_loaders(cfg, rank=rank, world_size=world_size, kind=kind)
@@ -104,6 +105,21 @@ def check_run_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> E
             raise ValueError(f"data.val_subset={cfg.data.val_subset}: rank {rank} of {world_size} workers "
                              f"gets no validation patch from {cfg.data.store}; use at least {world_size}")
     return resolved
+
+
+def check_target_available(kind: str, cfg: ExperimentConfig) -> None:
+    """An Argo-only store has no dense target y: only the ambient objective (seed 000) can learn
+    from it. Without this check a standard run would score an empty loss support and learn nothing."""
+    from depthdif.data.store import OceanStore
+
+    if OceanStore.open(cfg.data.store, check_chunks=False).has_target:
+        return
+    if kind == "ae":
+        raise ValueError(f"{cfg.data.store}: an Argo-only store (no target y) cannot train the autoencoder, "
+                         "which reconstructs dense y; train it on a store with GLORYS")
+    if not cfg.model.ambient_occlusion.enabled:
+        raise ValueError(f"{cfg.data.store}: an Argo-only store (no target y) trains only with the ambient "
+                         "objective: set model.ambient_occlusion.enabled=true")
 
 
 def build_system_for(kind: str, cfg: ExperimentConfig) -> pl.LightningModule:

@@ -90,3 +90,15 @@ def test_objective_inputs_follow_the_seed():
     assert ambient_inputs(x, A, Y, At, mask_noisy_branch=False).noisy_mask is None
     std = standard_inputs(x, A, y, Y)
     assert std.target is y and std.loss_mask is Y and std.cond_mask is A and std.noisy_mask is None
+
+
+def test_argo_only_samples_take_the_observations_as_support():
+    """S = A ⊙ Y per sample; a sample without any dense target (Argo-only store) uses S = A."""
+    A = torch.zeros(2, 3, 4, 4)
+    A[:, :2, 1, 1] = 1
+    A[:, :, 2, 3] = 1
+    Y = torch.zeros_like(A)
+    Y[0, :2] = 1  # sample 0 has a target down to level 1; sample 1 has none
+    inputs = ambient_inputs(torch.randn_like(A), A, Y, A, mask_noisy_branch=True)
+    assert torch.equal(inputs.loss_mask[0], A[0] * Y[0])
+    assert torch.equal(inputs.loss_mask[1], A[1])

@@ -55,3 +55,35 @@ def test_a_worker_without_validation_patches_is_refused_up_front(tiny_store, tmp
     with pytest.raises(ValueError, match="data.val_subset=1: rank 1 of 2"):
         run_training("ae", cfg, name="bad", storage_path=tmp_path, num_workers=2)
     assert not (tmp_path / "bad").exists()
+
+
+@pytest.fixture(scope="module")
+def argo_only_store(tiny_store, tmp_path_factory):
+    """The tiny store without its dense target: what ingest makes from Argo + OSTIA alone."""
+    import xarray as xr
+
+    from depthdif.data.store import OceanStore, write_store
+
+    source = OceanStore.open(tiny_store)
+    ds = xr.open_zarr(tiny_store, chunks=None).load().drop_vars(["y", "y_valid_mask"])
+    out = tmp_path_factory.mktemp("argo_only") / "argo.zarr"
+    return write_store(ds, out, profiles=source.profiles, patch_size=16, stride=16, progress=False)
+
+
+@pytest.mark.parametrize("kind,overrides,match", [
+    ("pixel", {}, "trains only with the ambient objective"),
+    ("ae", {}, "cannot train the autoencoder"),
+])
+def test_argo_only_store_needs_the_ambient_objective(argo_only_store, tmp_path, kind, overrides, match):
+    cfg = tiny_config(argo_only_store, **overrides)
+    with pytest.raises(ValueError, match=match):
+        run_training(kind, cfg, name="argo", storage_path=tmp_path, num_workers=0, progress=False)
+    assert not (tmp_path / "argo").exists()  # refused before anything was written
+
+
+def test_argo_only_store_trains_with_the_ambient_objective(argo_only_store, tmp_path):
+    cfg = tiny_config(argo_only_store, **{"model.ambient_occlusion.enabled": True, "training.max_epochs": 1,
+                                          "training.limit_train_batches": 2})
+    result = run_training("pixel", cfg, name="argo", storage_path=tmp_path, num_workers=0, progress=False)
+    assert result.status == "completed", result.error
+    assert result.metrics["train/loss"] > 0  # no dense Y: S = A, the observations themselves
