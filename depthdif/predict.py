@@ -38,6 +38,7 @@ import xarray as xr
 
 from depthdif import __version__
 from depthdif.data import schema as S
+from depthdif.data.location import absolute
 from depthdif.atomic import swap_into_place
 
 MEAN, SPREAD = "temperature_mean", "temperature_spread"
@@ -184,7 +185,7 @@ def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, spl
         raise ValueError(f"predict: --samples must be ≥ 1, got {samples}")
     ids = window_ids(store, split)
     attrs = {"title": "depthdif reconstruction", "source": source, "split": split, "samples": samples,
-             "seed": seed, "batch_size": batch_size, "store": str(Path(store_path).resolve()),
+             "seed": seed, "batch_size": batch_size, "store": absolute(store_path),
              "package_version": __version__,
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
              "stitching": "separable Hann taper at pixel centres; mean = sum(w*mean)/sum(w); "

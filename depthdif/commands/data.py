@@ -49,7 +49,7 @@ def _register_synth(data_sub) -> None:
 
 def _register_info(data_sub) -> None:
     p = data_sub.add_parser("info", help="summarize a store: dims, splits, patches, profiles, statistics")
-    p.add_argument("store", type=Path)
+    p.add_argument("store", help="a store directory or an fsspec URI (s3://bucket/ocean.zarr)")
     p.add_argument("--verify", action="store_true", help="also read every chunk (finds corrupt chunks)")
     p.set_defaults(handler=handle_info)
 

@@ -24,7 +24,7 @@ def register(sub) -> None:
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", required=True, help="Lightning checkpoint file (or a dir holding "
                         "exactly one *.ckpt); 'none' = baselines only")
-    parser.add_argument("--store", required=True, type=Path, help="the Zarr store to evaluate on")
+    parser.add_argument("--store", required=True, help="the Zarr store to evaluate on (a path or an fsspec URI)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--out", type=Path, help="output dir (default evals/<store>-<split>)")
     parser.add_argument("--withheld-fraction", type=float, help="share of profiles withheld and scored "
@@ -99,7 +99,8 @@ def handle_eval(args: argparse.Namespace) -> int:
     if system is not None:
         samples = args.samples or cfg.sampling.ensemble_size
         methods.insert(0, SampledPredictor(system, samples, cfg.sampling.seed, name=MODEL))
-    out = args.out or Path("evals") / f"{args.store.name.removesuffix('.zarr')}-{args.split}"
+    store_name = args.store.rstrip("/").rsplit("/", 1)[-1].removesuffix(".zarr")
+    out = args.out or Path("evals") / f"{store_name}-{args.split}"
     result = evaluate_on_store(methods, cfg, args.store, args.split, out, max_patches=args.max_patches,
                                progress=not args.no_progress)
     print(result.summary_path.read_text(), file=sys.stderr)

@@ -18,6 +18,7 @@ import torch
 
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES
+from depthdif.data.location import store_source
 from depthdif.data.normalization import Normalization
 from depthdif.data.store import OceanStore
 
@@ -29,10 +30,11 @@ class PatchDataset(torch.utils.data.Dataset):
                  patch_ids: Sequence[int] | None = None, in_memory: bool = False,
                  cache_bytes: int = DEFAULT_CACHE_BYTES):
         """in_memory loads the whole store into RAM per process (small stores); otherwise windows
-        are read from Zarr with a per-process cache of decoded chunks bounded by cache_bytes."""
+        are read from Zarr with a per-process cache of decoded chunks bounded by cache_bytes.
+        `store` is a local path or an fsspec URI; it is kept as that plain value (picklable)."""
         if split not in S.SPLITS:
             raise ValueError(f"split {split!r}: must be one of {list(S.SPLITS)}")
-        self.store_path = Path(store)
+        self.store_path = store_source(store)
         self.split = split
         self.in_memory = in_memory
         self.cache_bytes = int(cache_bytes)

@@ -17,6 +17,7 @@ learning from sparse observations alone). Their normalization comes from the obs
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import shutil
@@ -36,6 +37,7 @@ from depthdif.config.loader import atomic_write_text, dump_yaml, to_dict
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache, read_chunked_window
 from depthdif.data.index import SplitSpec, build_patch_index, coverage_mask
+from depthdif.data.location import StoreLocation, is_uri, store_source
 from depthdif.data.normalization import Normalization, RunningStats
 from depthdif.data.profiles import validate_profiles
 from depthdif.data.store_validation import validate_dataset
@@ -62,9 +64,13 @@ def write_store(ds: xr.Dataset, out: str | Path, *, profiles: pd.DataFrame | Non
     Nothing is written to `out` until everything is ready: the store is assembled in a sibling
     temp dir, the completion marker is written last, then the dir is renamed into place. An
     existing store is refused unless overwrite, and even then it is moved aside only after the
-    new one is complete (so an error never damages it).
+    new one is complete (so an error never damages it). Stores are written locally only; copy a
+    finished one to object storage (it is read from a URI by OceanStore.open).
     """
-    out = Path(out)
+    if is_uri(out):
+        raise ValueError(f"{out}: write_store writes local directories only (the atomic rename needs a "
+                         "filesystem); write it locally, then copy it to the bucket (e.g. `aws s3 sync`)")
+    out = store_source(out)
     _refuse_existing(out, overwrite)
     ds = validate_dataset(ds)
     if profiles is not None:
@@ -216,12 +222,22 @@ def _write_arrays(ds: xr.Dataset, path: Path, chunk: int, progress: bool) -> Non
 
 # --- reading -------------------------------------------------------------------------------------
 
-class OceanStore:
-    """An opened, complete store: xarray view, patch index, statistics and fast window reads."""
+def _read_parquet(location: StoreLocation, name: str) -> pd.DataFrame:
+    if location.is_local:
+        return pd.read_parquet(location.path / name)
+    return pd.read_parquet(io.BytesIO(location.read_bytes(name)))
 
-    def __init__(self, path: Path, ds: xr.Dataset, index: pd.DataFrame, normalization: Normalization,
-                 cache_bytes: int = DEFAULT_CACHE_BYTES):
-        self.path, self.ds, self.index, self.normalization = path, ds, index, normalization
+
+class OceanStore:
+    """An opened, complete store: xarray view, patch index, statistics and fast window reads.
+
+    `path` is a Path for a local store and the URI string for a remote one (`location` reads both)."""
+
+    def __init__(self, path: str | Path | StoreLocation, ds: xr.Dataset, index: pd.DataFrame,
+                 normalization: Normalization, cache_bytes: int = DEFAULT_CACHE_BYTES):
+        self.location = path if isinstance(path, StoreLocation) else StoreLocation(path)
+        self.path = self.location.source
+        self.ds, self.index, self.normalization = ds, index, normalization
         self.depth = ds["depth"].values.astype(np.float64)
         self.n_levels = int(self.depth.size)
         self.eo_channels = [str(c) for c in ds["eo_channel"].values]
@@ -235,16 +251,19 @@ class OceanStore:
              cache_bytes: int = DEFAULT_CACHE_BYTES) -> "OceanStore":
         """Open a store; refuse an incomplete one (no marker), missing variables or missing chunks.
 
+        `path` is a local directory or an fsspec URI (s3://, gs://, memory://, ...).
         cache_bytes bounds this process's cache of decoded chunks (0 disables it)."""
-        path = Path(path)
-        if not path.is_dir():
+        location = StoreLocation(path)
+        path = location.source
+        if not location.is_dir():
             raise FileNotFoundError(f"{path}: no such store directory")
-        if not (path / S.COMPLETE_MARKER).exists():
+        if not location.exists(S.COMPLETE_MARKER):
             raise StoreError(f"{path}: incomplete store (no {S.COMPLETE_MARKER} marker: the write was "
                              "interrupted, or this is not a depthdif store); rewrite it with --overwrite")
         try:
             with _quiet_zarr():
-                ds = xr.open_zarr(path, chunks=None, consolidated=True)
+                ds = xr.open_zarr(path if location.is_local else location.zarr_store(), chunks=None,
+                                  consolidated=True)
         except Exception as exc:  # zarr raises many types for a damaged store
             raise StoreError(f"{path}: cannot open the Zarr metadata: {exc}") from exc
         required = [v for v in S.STORE_VARIABLES if v not in (S.Y, S.Y_MASK)]
@@ -252,11 +271,11 @@ class OceanStore:
         if missing:
             raise StoreError(f"{path}: missing variables {missing}; a store needs {list(S.STORE_VARIABLES)}")
         for name in (S.PATCH_INDEX_FILE, S.NORMALIZATION_FILE):
-            if not (path / name).exists():
+            if not location.exists(name):
                 raise StoreError(f"{path}: missing {name}")
-        index = pd.read_parquet(path / S.PATCH_INDEX_FILE)
-        normalization = Normalization.from_dict(json.loads((path / S.NORMALIZATION_FILE).read_text()))
-        store = cls(path, ds, index, normalization, cache_bytes)
+        index = _read_parquet(location, S.PATCH_INDEX_FILE)
+        normalization = Normalization.from_dict(json.loads(location.read_text(S.NORMALIZATION_FILE)))
+        store = cls(location, ds, index, normalization, cache_bytes)
         if check_chunks:
             store.check_chunks()
         return store
@@ -264,19 +283,20 @@ class OceanStore:
     @property
     def profiles(self) -> pd.DataFrame | None:
         """The profile table (loaded on first use), or None when the store has none."""
-        if self._profiles is None and (self.path / S.PROFILES_FILE).exists():
-            self._profiles = pd.read_parquet(self.path / S.PROFILES_FILE)
+        if self._profiles is None and self.location.exists(S.PROFILES_FILE):
+            self._profiles = _read_parquet(self.location, S.PROFILES_FILE)
         return self._profiles
 
     def check_chunks(self) -> None:
-        """Every chunk file of every variable must exist (all are written, even empty ones)."""
+        """Every chunk file of every variable must exist (all are written, even empty ones).
+
+        On a URI this lists each variable's chunk keys (paginated listings: slow on huge stores)."""
         group = self._group()
         for name in self._variables():
             arr = group[name]
             grid = [-(-n // c) for n, c in zip(arr.shape, arr.chunks)]
             expected = int(np.prod(grid))
-            root = self.path / name / "c"
-            found = sum(len(files) for _, _, files in os.walk(root)) if root.exists() else 0
+            found = self.location.count_files(f"{name}/c")
             if found < expected:
                 raise StoreError(f"{self.path}: variable {name!r}: {expected - found} of {expected} chunk "
                                  "files are missing (damaged or partially copied store)")
@@ -307,7 +327,7 @@ class OceanStore:
 
     def in_memory(self) -> "OceanStore":
         """The same store with every array loaded into RAM (small stores, benchmarks)."""
-        copy = OceanStore(self.path, self.ds, self.index, self.normalization, 0)
+        copy = OceanStore(self.location, self.ds, self.index, self.normalization, 0)
         copy._arrays = {name: np.asarray(arr[...]) for name, arr in self._window_arrays().items()}
         return copy
 
@@ -329,7 +349,7 @@ class OceanStore:
 
     def _group(self) -> zarr.Group:
         with _quiet_zarr():
-            return zarr.open_group(str(self.path), mode="r", use_consolidated=True)
+            return zarr.open_group(self.location.zarr_store(), mode="r", use_consolidated=True)
 
     def _window_arrays(self) -> dict[str, Any]:
         """Raw zarr arrays, opened once per process (cheaper than xarray indexing per window)."""

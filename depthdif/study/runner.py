@@ -34,6 +34,7 @@ from optuna.storages.journal import JournalFileBackend  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
+from depthdif.data.location import StoreLocation  # noqa: E402
 from depthdif.data.schema import COMPLETE_MARKER  # noqa: E402
 
 from .progress import FailureGuard, StudyRecorder  # noqa: E402
@@ -127,11 +128,17 @@ def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
 
 
 # --- pieces ------------------------------------------------------------------------------------
-def ensure_store(spec: StudySpec) -> Path:
-    """The trials' store, synthesized first when missing and the spec says `data.synthetic`."""
-    store = Path(spec.data.store)
-    if (store / COMPLETE_MARKER).exists():
+def ensure_store(spec: StudySpec) -> Path | str:
+    """The trials' store, synthesized first when missing and the spec says `data.synthetic`.
+
+    A URI store (s3://...) must already exist: stores are synthesized locally only."""
+    location = StoreLocation(spec.data.store)
+    store = location.source
+    if location.exists(COMPLETE_MARKER):
         return store
+    if not location.is_local:
+        raise FileNotFoundError(f"data store {store} not found (or incomplete); stores are written locally "
+                                "only: make one with `depthdif data synth` and copy it to that URI")
     if spec.data.synthetic is None:
         raise FileNotFoundError(f"data store {store} not found (or incomplete); make it with "
                                 "`depthdif data synth` or give `data.synthetic: {...}` in the study file")

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from depthdif.config import ConfigError, ExperimentConfig, from_dict, replace_dotted, to_dict
 from depthdif.config.loader import apply_overrides, bounded, read_yaml, save
+from depthdif.data.location import absolute
 
 from .search_space import SearchSpace, load_search_space
 
@@ -222,7 +223,7 @@ def _resolve_experiment(spec: StudySpec, folder: Path, source: str) -> Experimen
         except ConfigError as exc:
             raise ConfigError(source, f"overrides.{exc.key}", str(exc).rsplit(": ", 1)[-1]) from None
     store = spec.data.store or cfg.data.store
-    store = str(Path(store).expanduser().resolve())
+    store = absolute(store)  # a URI (s3://...) stays as it is
     spec.data.store = store
     return replace_dotted(cfg, {"data.store": store}, source)
 
