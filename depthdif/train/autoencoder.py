@@ -121,13 +121,10 @@ class AutoencoderSystem(pl.LightningModule):
     # --- export -------------------------------------------------------------------------------
     def export_state(self) -> dict[str, Tensor]:
         """AE weights and buffers under `autoencoder.` (the latent export uses the same keys)."""
-        return {STATE_PREFIX + k: v.detach().cpu().contiguous() for k, v in self.autoencoder.state_dict().items()}
+        return autoencoder_state(self.autoencoder)
 
     def load_export_state(self, state: dict[str, Tensor]) -> None:
-        weights = {k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)}
-        if not weights:
-            raise ValueError(f"export state has no {STATE_PREFIX!r} keys (got {sorted(state)[:5]}…)")
-        self.autoencoder.load_state_dict(weights)
+        load_autoencoder_state(self.autoencoder, state)
 
     @classmethod
     def from_export(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
@@ -178,3 +175,16 @@ def load_autoencoder(path: str | Path) -> tuple[DepthBandAutoencoder, AEConfig, 
     else:
         system = AutoencoderSystem.from_checkpoint(path)
     return system.autoencoder.eval(), system.cfg.ae, system.normalization, system.depth
+
+
+def autoencoder_state(autoencoder: torch.nn.Module) -> dict[str, Tensor]:
+    """The AE's weights and buffers under `autoencoder.`: one key layout for AE and latent exports."""
+    return {STATE_PREFIX + k: v.detach().cpu().contiguous() for k, v in autoencoder.state_dict().items()}
+
+
+def load_autoencoder_state(autoencoder: torch.nn.Module, state: dict[str, Tensor]) -> None:
+    """Load the `autoencoder.` keys of an export state (an error names what was found instead)."""
+    weights = {k[len(STATE_PREFIX):]: v for k, v in state.items() if k.startswith(STATE_PREFIX)}
+    if not weights:
+        raise ValueError(f"export state has no {STATE_PREFIX!r} keys (got {sorted(state)[:5]}…)")
+    autoencoder.load_state_dict(weights)

@@ -58,7 +58,7 @@ from depthdif.config.schema import ExperimentConfig
 from depthdif.data.normalization import Normalization
 from depthdif.models.autoencoder import DepthBandAutoencoder, build_autoencoder, reconstruction_loss
 from depthdif.models.condition import build_condition
-from depthdif.train.autoencoder import load_autoencoder
+from depthdif.train.autoencoder import autoencoder_state, load_autoencoder, load_autoencoder_state
 from depthdif.train.diffusion_system import DiffusionSystem, as_config, as_normalization
 
 KIND = "latent"
@@ -220,18 +220,11 @@ class LatentDiffusionSystem(DiffusionSystem):
     # --- export ---------------------------------------------------------------------------------
     def export_state(self) -> dict[str, Tensor]:
         """Denoiser (EMA) weights under `denoiser.` and the AE under `autoencoder.`."""
-        state = super().export_state()
-        state.update({f"autoencoder.{k}": v.detach().cpu().contiguous()
-                      for k, v in self.autoencoder.state_dict().items()})
-        return state
+        return {**super().export_state(), **autoencoder_state(self.autoencoder)}
 
     def load_export_state(self, state: dict[str, Tensor]) -> None:
         super().load_export_state(state)
-        prefix = "autoencoder."
-        weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
-        if not weights:
-            raise ValueError(f"latent export state has no {prefix!r} keys")
-        self.autoencoder.load_state_dict(weights)
+        load_autoencoder_state(self.autoencoder, state)
 
     @classmethod
     def from_export(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,

@@ -41,9 +41,7 @@ def read_glorys(paths: list[str | Path]) -> GlorysField:
     parts = [_read_one(Path(p)) for p in paths]
     first = parts[0]
     for part in parts[1:]:
-        if part.grid.shape != first.grid.shape or not (
-                np.allclose(part.grid.lat, first.grid.lat) and np.allclose(part.grid.lon, first.grid.lon)
-                and np.allclose(part.depths, first.depths)):
+        if not (part.grid.matches(first.grid) and np.allclose(part.depths, first.depths)):
             raise IngestError(part.sources[0], f"mismatched grids: differs from {first.sources[0]} "
                                                "(lat/lon/depth); GLORYS files must share one grid")
     times = np.concatenate([p.times for p in parts])

@@ -30,6 +30,11 @@ class Grid:
     def shape(self) -> tuple[int, int]:
         return self.lat.size, self.lon.size
 
+    def matches(self, other: "Grid") -> bool:
+        """Same cell centres (within GRID_TOLERANCE_DEG): files on one grid may be concatenated."""
+        return (self.shape == other.shape and np.allclose(self.lat, other.lat, atol=GRID_TOLERANCE_DEG)
+                and np.allclose(self.lon, other.lon, atol=GRID_TOLERANCE_DEG))
+
     def bounds_text(self) -> str:
         return (f"lat {self.lat.min():.3f}..{self.lat.max():.3f}, lon {self.lon.min():.3f}.."
                 f"{self.lon.max():.3f} ({self.lat.size}x{self.lon.size})")
@@ -51,9 +56,7 @@ def parse_grid(spec: str) -> Grid:
 
 def check_same_grid(grid: Grid, other: Grid, names: tuple[str, str], sources: list[str]) -> None:
     """Mismatched grids are an error: the GLORYS target is never silently regridded."""
-    same = (grid.shape == other.shape and np.allclose(grid.lat, other.lat, atol=GRID_TOLERANCE_DEG)
-            and np.allclose(grid.lon, other.lon, atol=GRID_TOLERANCE_DEG))
-    if not same:
+    if not grid.matches(other):
         raise IngestError(sources, f"mismatched grids: {names[0]} grid is {grid.bounds_text()} but "
                                    f"{names[1]} grid is {other.bounds_text()}")
 

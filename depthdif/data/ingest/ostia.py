@@ -43,8 +43,7 @@ def read_ostia(paths: list[str | Path]) -> OstiaField:
     parts = [_read_one(Path(p)) for p in paths]
     first = parts[0]
     for part in parts[1:]:
-        if part.grid.shape != first.grid.shape or not (np.allclose(part.grid.lat, first.grid.lat)
-                                                        and np.allclose(part.grid.lon, first.grid.lon)):
+        if not part.grid.matches(first.grid):
             raise IngestError(part.sources[0], f"mismatched grids: differs from {first.sources[0]}")
     times = np.concatenate([p.times for p in parts])
     sst = np.concatenate([p.sst for p in parts], axis=0)
