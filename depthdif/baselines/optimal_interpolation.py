@@ -5,6 +5,9 @@ v at pixels o:
 
     analysis = b + C_go (C_oo + ν I)⁻¹ (v − b_o),   C(r) = exp(−r² / 2L²)   (Gandin 1963; Bretherton et al. 1976)
 
+computed for a whole batch at once by `oi_analysis` (torch, any device): the baseline and the
+diffusion model's background (depthdif/models/background.py) share that one implementation.
+
 L is the correlation length scale in pixels and ν the noise-to-signal variance ratio; the signal
 variance cancels from the analysis. Both are fitted PER DEPTH LEVEL on the training split by
 maximizing the Gaussian marginal likelihood of the background residuals at the observed pixels
@@ -54,6 +57,74 @@ def nearest_filled(values: Tensor, filled: Tensor, default: float) -> Tensor:
     levels = torch.arange(values.numel())
     nearest = have[(levels.unsqueeze(1) - have.unsqueeze(0)).abs().argmin(dim=1)]
     return values[nearest]
+
+
+# Entries (chunk x D x n x n) of the float64 OI systems solved at once; larger batches are chunked.
+MAX_SYSTEM_ENTRIES = 2**24
+
+
+def padded_observed_columns(mask: Tensor) -> tuple[Tensor, Tensor]:
+    """(B, D, P) mask → (idx (B, n), valid (B, n)): each sample's observed columns (any level) first,
+    in pixel order, padded to the batch maximum n; `valid` marks real (not padding) entries."""
+    columns = mask.amax(dim=1) > 0
+    counts = columns.sum(dim=1)
+    n = int(counts.max()) if counts.numel() else 0
+    order = torch.argsort((~columns).to(torch.int8), dim=1, stable=True)[:, :n]
+    return order, torch.arange(n, device=mask.device) < counts.unsqueeze(1)
+
+
+def squared_distances(a: Tensor, b: Tensor) -> Tensor:
+    """(B, m, 2), (B, n, 2) → (B, m, n) squared distances, exact for integer pixel coordinates."""
+    return ((a.unsqueeze(2) - b.unsqueeze(1)) ** 2).sum(dim=-1)
+
+
+def oi_weights(sq_oo: Tensor, observed: Tensor, residual: Tensor, length_scale: Tensor,
+               noise_ratio: Tensor) -> Tensor:
+    """α = (C_oo + ν I)⁻¹ r for every sample and level: (B, D, n).
+
+    The n padded columns of a sample are shared by its levels; for level d only those observed at
+    d (`observed` (B, D, n) = 1) take part: the others become identity rows with zero residual,
+    so their α is 0 and the rest is exactly the OI system of that level's own observations."""
+    corr = gaussian_correlation(sq_oo.unsqueeze(1), length_scale.reshape(1, -1, 1, 1))  # (B, D, n, n)
+    pair = observed.unsqueeze(-1) * observed.unsqueeze(-2)
+    diagonal = observed * noise_ratio.reshape(1, -1, 1) + (1 - observed)
+    system = corr * pair + torch.diag_embed(diagonal)
+    chol = torch.linalg.cholesky(system)
+    return torch.cholesky_solve((residual * observed).unsqueeze(-1), chol).squeeze(-1)
+
+
+def oi_analysis(background: Tensor, x: Tensor, mask: Tensor, length_scale: Tensor, noise_ratio: Tensor) -> Tensor:
+    """Batched OI: background + C_go (C_oo + ν I)⁻¹ (x − background)_o, per sample and depth level.
+
+    background, x, mask: (B, D, H, W) normalized fields and the per-level observation mask;
+    length_scale (pixels) and noise_ratio: (D,). Every level of every sample is analysed with its
+    own observations in one masked, padded solve (see `oi_weights`), on the device of `x`, in
+    float64; the result has x's dtype. A level without observations keeps the background."""
+    b = x.shape[0]
+    per_sample = max(x.shape[1] * int(padded_observed_columns(mask.flatten(2))[0].shape[1]) ** 2, 1)
+    chunk = max(1, MAX_SYSTEM_ENTRIES // per_sample)
+    if b > chunk:
+        return torch.cat([oi_analysis(background[i:i + chunk], x[i:i + chunk], mask[i:i + chunk],
+                                      length_scale, noise_ratio) for i in range(0, b, chunk)])
+    d, h, w = x.shape[1:]
+    flat_mask = mask.reshape(b, d, h * w)
+    idx, valid = padded_observed_columns(flat_mask)
+    field = background.reshape(b, d, h * w).double()
+    if idx.shape[1] == 0:
+        return background.to(x.dtype).clone()
+    take = idx.unsqueeze(1).expand(b, d, idx.shape[1])
+    observed = flat_mask.gather(2, take).double() * valid.unsqueeze(1)
+    residual = x.reshape(b, d, h * w).double().gather(2, take) - field.gather(2, take)
+    coords = pixel_coordinates(h, w, device=x.device).expand(b, h * w, 2)
+    obs_coords = coords.gather(1, idx.unsqueeze(-1).expand(b, idx.shape[1], 2))
+    length = length_scale.to(device=x.device, dtype=torch.float64)
+    alpha = oi_weights(squared_distances(obs_coords, obs_coords), observed, residual, length,
+                       noise_ratio.to(device=x.device, dtype=torch.float64))
+    sq_go = squared_distances(coords, obs_coords)  # (B, H·W, n)
+    for value in torch.unique(length):  # one correlation table per distinct length scale
+        levels = torch.nonzero(length == value).flatten()
+        field[:, levels] += torch.einsum("bpn,bdn->bdp", gaussian_correlation(sq_go, value), alpha[:, levels])
+    return field.reshape(b, d, h, w).to(x.dtype)
 
 
 class OptimalInterpolation:
@@ -108,28 +179,8 @@ class OptimalInterpolation:
     def predict(self, batch: dict) -> Tensor:
         if self.length_scale is None:
             raise RuntimeError(f"{self.name}.predict called before fit")
-        x, mask = batch["x"], batch["x_valid_mask"]
-        b, d, h, w = x.shape
-        if d != self.length_scale.numel():
-            raise ValueError(f"{self.name}: batch has {d} levels, fitted on {self.length_scale.numel()}")
-        background = self.background.predict(batch).double().reshape(b, d, h * w)
-        residual = (x.double().reshape(b, d, h * w) - background)
-        coords = pixel_coordinates(h, w, device=x.device)
-        out = background.clone()
-        for i in range(b):
-            for observed, levels in shared_patterns(mask[i].reshape(d, h * w)):
-                sq_go = torch.cdist(coords, coords[observed]) ** 2
-                params = torch.stack([self.length_scale[levels.cpu()], self.noise_ratio[levels.cpu()]], dim=1)
-                pairs, which = torch.unique(params, dim=0, return_inverse=True)
-                for p, (length, nu) in enumerate(pairs.tolist()):
-                    same = levels[which.to(levels.device) == p]  # levels sharing pattern AND parameters: one solve
-                    out[i, same] += self._analysis_increment(sq_go, observed, residual[i][same][:, observed].T,
-                                                             length, nu).T
-        return out.reshape(b, d, h, w).to(x.dtype)
-
-    @staticmethod
-    def _analysis_increment(sq_go: Tensor, observed: Tensor, residual: Tensor, length: float, nu: float) -> Tensor:
-        """C_go (C_oo + ν I)⁻¹ r for residuals r (n, g) of g levels: the OI correction (H·W, g)."""
-        corr_go = gaussian_correlation(sq_go, length)  # (H·W, n)
-        corr_oo = corr_go[observed] + nu * torch.eye(observed.numel(), dtype=sq_go.dtype, device=sq_go.device)
-        return corr_go @ torch.linalg.solve(corr_oo, residual)
+        x = batch["x"]
+        if x.shape[1] != self.length_scale.numel():
+            raise ValueError(f"{self.name}: batch has {x.shape[1]} levels, fitted on {self.length_scale.numel()}")
+        background = self.background.predict(batch)
+        return oi_analysis(background, x, batch["x_valid_mask"], self.length_scale, self.noise_ratio)

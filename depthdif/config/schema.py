@@ -51,6 +51,9 @@ class UNetConfig:
     time_embed_dim: int = bounded(128, 8)
     dropout: float = bounded(0.0, 0.0, 1.0, hi_open=True)
     groups: int = bounded(8, 1)
+    # Zero-initialised output convolution: an x0 network starts at "residual 0", i.e. exactly at
+    # the background (model.background), or at the per-depth mean without one.
+    zero_init_output: bool = True
 
     def check(self) -> None:
         if not self.channel_mults:
@@ -80,12 +83,23 @@ class ConditionConfig:
     include_land_mask: bool = True
 
 
+BackgroundKind = Literal["none", "climatology", "eo_regression", "oi", "oi_eo"]
+
+
 @dataclass
 class ModelConfig:
     model_type: Literal["cond_px_dif", "latent_cond_dif"] = "cond_px_dif"
     unet: UNetConfig = field(default_factory=UNetConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     ambient_occlusion: AmbientOcclusionConfig = field(default_factory=AmbientOcclusionConfig)
+    # The field the network corrects (depthdif/models/background.py): it diffuses the residual
+    # from it and sees it as condition channels. Computed from exactly what the model is given;
+    # its parameters are fitted on the train split (evaluation.baselines settings).
+    background: BackgroundKind = "none"
+    # Standard objective only: share of each window's profiles hidden from the background and the
+    # condition at every training step (the target y stays dense), so the network learns how the
+    # background errs where a profile is missing. The ambient objective's Ã plays this role.
+    background_profile_drop: float = bounded(0.2, 0.0, 1.0, hi_open=True)
 
 
 @dataclass
@@ -94,7 +108,9 @@ class DiffusionConfig:
     schedule: Literal["linear", "cosine"] = "cosine"
     beta_start: float = bounded(1e-4, 0.0, 1.0, lo_open=True, hi_open=True)
     beta_end: float = bounded(0.02, 0.0, 1.0, lo_open=True, hi_open=True)
-    parameterization: Literal["x0", "epsilon"] = "x0"
+    # What the network predicts: the clean sample, the noise, or v = √ᾱ ε − √(1−ᾱ) x0 (Salimans &
+    # Ho 2022), which makes x0 = √ᾱ x_t − √(1−ᾱ) v lean on x_t at low noise (honest ensemble spread).
+    parameterization: Literal["x0", "epsilon", "v"] = "x0"
 
     def check(self) -> None:
         if self.schedule == "linear" and self.beta_end <= self.beta_start:

@@ -43,4 +43,4 @@ def diffusion_loss(denoise: Denoise, target: Tensor, loss_mask: Tensor, t: Tenso
     if noisy_mask is not None:
         x_t = noisy_mask * x_t  # x̃_t = Ã ⊙ x_t (seed 000 §4.1)
     prediction = denoise(x_t, t)
-    return masked_mse(prediction, training_target(parameterization, target, noise), loss_mask)
+    return masked_mse(prediction, training_target(parameterization, target, noise, t, schedule), loss_mask)

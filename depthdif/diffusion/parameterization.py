@@ -1,4 +1,8 @@
-"""What the denoiser predicts (x0 or epsilon) and the only place that converts between them.
+"""What the denoiser predicts (x0, epsilon or v) and the only place that converts between them.
+
+v = √ᾱ ε − √(1−ᾱ) x0 (Salimans & Ho 2022): x0 = √ᾱ x_t − √(1−ᾱ) v. An x0 network may ignore x_t
+altogether (its ensemble then collapses onto one field); with v the clean estimate is built from
+x_t at low noise, so the network has to model what x_t adds.
 
 Samplers and losses go through these functions, so a parameterization switch can never leave
 one caller converting differently from another.
@@ -12,8 +16,8 @@ from torch import Tensor
 
 from .schedule import NoiseSchedule, broadcast
 
-Parameterization = Literal["x0", "epsilon"]
-PARAMETERIZATIONS: tuple[str, ...] = ("x0", "epsilon")
+Parameterization = Literal["x0", "epsilon", "v"]
+PARAMETERIZATIONS: tuple[str, ...] = ("x0", "epsilon", "v")
 
 
 def check_parameterization(parameterization: str) -> None:
@@ -42,6 +46,18 @@ def eps_from_x0(x0: Tensor, x_t: Tensor, t: Tensor, schedule: NoiseSchedule) -> 
     return (x_t - abar.sqrt() * x0) / (1 - abar).sqrt()
 
 
+def x0_from_v(v: Tensor, x_t: Tensor, t: Tensor, schedule: NoiseSchedule) -> Tensor:
+    """x0 = √ᾱ x_t − √(1−ᾱ) v."""
+    abar = broadcast(schedule.alpha_bars, t, x_t)
+    return abar.sqrt() * x_t - (1 - abar).sqrt() * v
+
+
+def v_target(x0: Tensor, noise: Tensor, t: Tensor, schedule: NoiseSchedule) -> Tensor:
+    """v = √ᾱ ε − √(1−ᾱ) x0 for x_t = √ᾱ x0 + √(1−ᾱ) ε."""
+    abar = broadcast(schedule.alpha_bars, t, x0)
+    return abar.sqrt() * noise - (1 - abar).sqrt() * x0
+
+
 def split_prediction(output: Tensor, x_t: Tensor, t: Tensor, schedule: NoiseSchedule,
                      parameterization: str, clip: float | None = None) -> tuple[Tensor, Tensor]:
     """Model output → (x0_hat, eps_hat). With `clip`, x0_hat is clamped and eps_hat recomputed."""
@@ -49,6 +65,8 @@ def split_prediction(output: Tensor, x_t: Tensor, t: Tensor, schedule: NoiseSche
         x0_hat = output
     elif parameterization == "epsilon":
         x0_hat = x0_from_eps(output, x_t, t, schedule)
+    elif parameterization == "v":
+        x0_hat = x0_from_v(output, x_t, t, schedule)
     else:
         check_parameterization(parameterization)
         raise AssertionError  # unreachable
@@ -59,7 +77,12 @@ def split_prediction(output: Tensor, x_t: Tensor, t: Tensor, schedule: NoiseSche
     return x0_hat, eps_from_x0(x0_hat, x_t, t, schedule)
 
 
-def training_target(parameterization: str, x0: Tensor, noise: Tensor) -> Tensor:
-    """What the network is regressed onto: the clean sample or the noise that was added."""
+def training_target(parameterization: str, x0: Tensor, noise: Tensor, t: Tensor | None = None,
+                    schedule: NoiseSchedule | None = None) -> Tensor:
+    """What the network is regressed onto: the clean sample, the added noise, or v (needs t, schedule)."""
     check_parameterization(parameterization)
+    if parameterization == "v":
+        if t is None or schedule is None:
+            raise ValueError("training_target: the v parameterization needs the timesteps and the schedule")
+        return v_target(x0, noise, t, schedule)
     return x0 if parameterization == "x0" else noise

@@ -63,6 +63,9 @@ class UNet(nn.Module):
             self.upsamples.append(Upsample(ch) if level > 0 else nn.Identity())
         assert not skips, "every encoder skip must have a decoder consumer"
         self.output = nn.Sequential(group_norm(ch, cfg.groups), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1))
+        if cfg.zero_init_output:  # the untrained network predicts exactly 0 (see UNetConfig)
+            nn.init.zeros_(self.output[-1].weight)
+            nn.init.zeros_(self.output[-1].bias)
 
     @property
     def size_multiple(self) -> int:

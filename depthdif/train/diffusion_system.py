@@ -13,6 +13,16 @@ network in depthdif/models; this module wires them to batches, the optimizer, lo
   model space (pixel: identity);
 - `build_condition(batch, x, obs_mask) -> cond`: the condition from the (possibly further
   masked) sparse input, its per-depth mask and the batch's EO / land fields.
+
+Background residual (`model.background`, depthdif/models/background.py): the background b is
+computed from exactly the input the condition is built from, appended to the condition (pooled to
+the model grid if needed), and the diffused tensor is the model-space residual
+z = (M(f) − M(b)) / s, with M = `to_model_space`, f the target field (y; in ambient mode b with
+the observations of A filled in) and s the background's `residual_scale`; a sample decodes to
+b + F(M(b) + s·z) − F(M(b)), F = `from_model_space`. Hence z = 0 decodes to b exactly, in pixel
+and latent space alike: a denoiser that outputs zero (x0 parameterization, zero-initialised
+output layer) reproduces the background. The background's parameters are fitted on the train
+split at the start of the first fit/validate (`fit_background`) and live in buffers.
 `model_channels`, `condition_channels` and `build_denoiser` run inside `__init__`, so a subclass
 must set what they read (plain attributes) before calling `super().__init__`.
 
@@ -33,13 +43,15 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from depthdif.config.loader import from_dict, to_dict
 from depthdif.config.schema import ExperimentConfig
 from depthdif.data.normalization import Normalization
-from depthdif.diffusion.ambient import ObjectiveInputs, ambient_fractions, ambient_inputs, further_mask, standard_inputs
+from depthdif.diffusion.ambient import (ObjectiveInputs, ambient_fractions, ambient_inputs, further_mask,
+                                        standard_inputs, target_depth_support)
 from depthdif.diffusion.ema import EMA
 from depthdif.diffusion.loss import diffusion_loss, sample_timesteps
 from depthdif.diffusion.parameterization import check_ambient_parameterization
@@ -47,6 +59,7 @@ from depthdif.diffusion.sampling import member_generator, sample_ensemble
 from depthdif.diffusion.schedule import make_schedule
 from depthdif.evaluation.metrics import ReconstructionMetrics
 from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.models.background import Background
 from depthdif.models.condition import build_condition, condition_channels
 from depthdif.models.unet import UNet
 
@@ -86,6 +99,9 @@ class DiffusionSystem(pl.LightningModule):
                                    "depth": depth})
         d = self.cfg.diffusion
         self.schedule = make_schedule(d.schedule, d.timesteps, d.beta_start, d.beta_end)
+        kind = self.cfg.model.background
+        self.background = None if kind == "none" else Background(kind, self.n_levels, self.eo_channels,
+                                                                 self.model_channels)
         self.denoiser = self.build_denoiser()
         self.ema = EMA(self.denoiser, self.cfg.ema.decay, self.cfg.ema.warmup_steps) if self.cfg.ema.enabled else None
         ev = self.cfg.evaluation
@@ -108,7 +124,8 @@ class DiffusionSystem(pl.LightningModule):
 
     @property
     def condition_channels(self) -> int:
-        return condition_channels(self.n_levels, self.eo_channels, self.cfg.model.condition)
+        extra = 0 if self.cfg.model.background == "none" else self.n_levels  # the background field
+        return condition_channels(self.n_levels, self.eo_channels, self.cfg.model.condition) + extra
 
     def build_denoiser(self) -> nn.Module:
         """The network `forward(x_t, t, cond)`; called once in __init__."""
@@ -132,13 +149,78 @@ class DiffusionSystem(pl.LightningModule):
         return build_condition(x, obs_mask, batch["eo"], batch["eo_valid_mask"], batch["land_mask"],
                                self.cfg.model.condition)
 
+    # --- background residual (module doc) -----------------------------------------------------
+    def compute_background(self, batch: dict, x: Tensor, obs_mask: Tensor) -> Tensor | None:
+        """The background from exactly this input (None without `model.background`)."""
+        if self.background is None:
+            return None
+        return self.background(x, obs_mask, batch["eo"], batch["eo_valid_mask"])
+
+    def condition(self, batch: dict, x: Tensor, obs_mask: Tensor, background: Tensor | None) -> Tensor:
+        """`build_condition`, plus the background (average-pooled to the model grid) when there is one."""
+        cond = self.build_condition(batch, x, obs_mask)
+        if background is None:
+            return cond
+        if background.shape[-2:] != cond.shape[-2:]:
+            background = F.adaptive_avg_pool2d(background, cond.shape[-2:])
+        return torch.cat([cond, background.to(cond.dtype)], dim=1)
+
+    def _residual_scale(self) -> Tensor:
+        return self.background.residual_scale.reshape(1, -1, 1, 1)
+
+    def encode_target(self, batch: dict, target: Tensor, target_mask: Tensor, background: Tensor | None) -> Tensor:
+        """The diffused clean sample: M(target), or the scaled model-space residual from the background."""
+        if background is None:
+            return self.to_model_space(target, target_mask)
+        support = target_depth_support(batch["y_valid_mask"])
+        filled = target_mask * target + (1 - target_mask) * background
+        residual = self.to_model_space(filled, support) - self.to_model_space(background, support)
+        return residual / self._residual_scale()
+
+    def decode_samples(self, batch: dict, z: Tensor, background: Tensor | None) -> Tensor:
+        """Model-space samples (K·B, C, h, w), member-major → normalized depth fields (K·B, D, H, W)."""
+        if background is None:
+            return self.from_model_space(z)
+        repeats = z.shape[0] // background.shape[0]
+        support = target_depth_support(batch["y_valid_mask"])
+        z_b = self.to_model_space(background, support)
+        base = self.from_model_space(z_b)
+        correction = self.from_model_space(z_b.repeat(repeats, 1, 1, 1) + self._residual_scale() * z)
+        return background.repeat(repeats, 1, 1, 1) + (correction - base.repeat(repeats, 1, 1, 1))
+
+    def fit_background(self, dataset: Sequence[dict] | None = None) -> None:
+        """Fit the background on the train split (default: `data.store`'s): the baseline parameters,
+        then the residual scale (background_fit.py). Checkpoints and exports carry the result."""
+        if self.background is None:
+            return
+        from depthdif.train.background_fit import fit_residual_scale, train_split
+
+        dataset = train_split(self.cfg) if dataset is None else dataset
+        self.background.fit_parameters(dataset, self.cfg.evaluation.baselines)
+        self.background.residual_scale.copy_(fit_residual_scale(self, dataset))
+
+    def _ensure_background(self) -> None:
+        if self.background is not None and not self.background.is_fitted:
+            self.fit_background()
+
+    def on_fit_start(self) -> None:
+        self._ensure_background()  # after a resumed checkpoint was restored: then a no-op
+
+    def on_validation_start(self) -> None:
+        self._ensure_background()
+
     # --- objective --------------------------------------------------------------------------
     def objective_inputs(self, batch: dict, generator: torch.Generator | None) -> tuple[ObjectiveInputs, dict]:
         """Standard (y on Y) or ambient (x on S = A ⊙ Y, condition on Ã) inputs, plus fractions to log."""
         x, A, Y = batch["x"], batch["x_valid_mask"], batch["y_valid_mask"]
         amb = self.cfg.model.ambient_occlusion
         if not amb.enabled:
-            return standard_inputs(x, A, batch["y"], Y), {}
+            inputs = standard_inputs(x, A, batch["y"], Y)
+            drop = self.cfg.model.background_profile_drop
+            if self.background is not None and drop > 0:  # hide profiles from background + condition
+                kept = further_mask(A, drop, 1, True, generator)
+                inputs.cond_x, inputs.cond_mask = kept * x, kept
+            return inputs, {}
         A_further = further_mask(A, amb.further_drop_prob, amb.min_kept_observed_pixels,
                                  amb.shared_spatial_mask, generator)
         inputs = ambient_inputs(x, A, Y, A_further, amb.apply_further_corruption_to_noisy_branch)
@@ -147,8 +229,9 @@ class DiffusionSystem(pl.LightningModule):
     def compute_loss(self, batch: dict, denoiser: nn.Module, generator: torch.Generator | None) -> tuple[Tensor, dict]:
         """One denoising loss on the batch; randomness from `generator` (CPU) when given."""
         inputs, fractions = self.objective_inputs(batch, generator)
-        cond = self.build_condition(batch, inputs.cond_x, inputs.cond_mask)
-        target = self.to_model_space(inputs.target, inputs.target_mask)
+        background = self.compute_background(batch, inputs.cond_x, inputs.cond_mask)
+        cond = self.condition(batch, inputs.cond_x, inputs.cond_mask, background)
+        target = self.encode_target(batch, inputs.target, inputs.target_mask, background)
         loss_mask = self.model_space_mask(inputs.loss_mask)
         noisy_mask = None if inputs.noisy_mask is None else self.model_space_mask(inputs.noisy_mask)
         t = sample_timesteps(target.shape[0], self.schedule, generator, target.device)
@@ -231,7 +314,8 @@ class DiffusionSystem(pl.LightningModule):
         k = self.cfg.sampling.ensemble_size if k is None else k
         seed = self.cfg.sampling.seed if seed is None else seed
         x, A = batch["x"], batch["x_valid_mask"]
-        cond = self.build_condition(batch, x, A)
+        background = self.compute_background(batch, x, A)
+        cond = self.condition(batch, x, A, background)
         noisy_mask = self._fixed_noisy_mask(A, seed)
         net = self.inference_denoiser()
 
@@ -241,7 +325,7 @@ class DiffusionSystem(pl.LightningModule):
         shape = self.model_space_shape(batch)
         z = sample_ensemble(denoise, shape, self.schedule, self.cfg.diffusion.parameterization, self.cfg.sampling,
                             k, seed, device=x.device, dtype=x.dtype)
-        fields = self.from_model_space(z.reshape(k * shape[0], *shape[1:]))
+        fields = self.decode_samples(batch, z.reshape(k * shape[0], *shape[1:]), background)
         return fields.reshape(k, shape[0], *fields.shape[1:])
 
     def _fixed_noisy_mask(self, A: Tensor, seed: int) -> Tensor | None:
@@ -260,8 +344,10 @@ class DiffusionSystem(pl.LightningModule):
     # --- export ---------------------------------------------------------------------------------
     def export_state(self) -> dict[str, Tensor]:
         """What inference needs: the (EMA) denoiser weights as contiguous CPU tensors, `denoiser.` keys."""
-        state = self.inference_denoiser().state_dict()
-        return {f"denoiser.{k}": v.detach().cpu().contiguous() for k, v in state.items()}
+        state = {f"denoiser.{k}": v for k, v in self.inference_denoiser().state_dict().items()}
+        if self.background is not None:  # fitted parameters: predict stays self-contained
+            state.update({f"background.{k}": v for k, v in self.background.state_dict().items()})
+        return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
     def load_export_state(self, state: dict[str, Tensor]) -> None:
         prefix = "denoiser."
@@ -271,6 +357,12 @@ class DiffusionSystem(pl.LightningModule):
         self.denoiser.load_state_dict(weights)
         if self.ema is not None:
             self.ema.model.load_state_dict(weights)
+        if self.background is not None:
+            fitted = {k[len("background."):]: v for k, v in state.items() if k.startswith("background.")}
+            if not fitted:
+                raise ValueError(f"export state has no 'background.' tensors, but model.background="
+                                 f"{self.cfg.model.background!r} needs its fitted parameters")
+            self.background.load_state_dict(fitted)
 
     @classmethod
     def from_export(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,

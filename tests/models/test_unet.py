@@ -8,7 +8,7 @@ from depthdif.models.unet import UNet
 
 def tiny_cfg(**kw) -> UNetConfig:
     base = dict(base_channels=8, channel_mults=[1, 2, 2], num_res_blocks=1, attention_levels=[2],
-                attention_heads=2, time_embed_dim=16, groups=4)
+                attention_heads=2, time_embed_dim=16, groups=4, zero_init_output=False)
     base.update(kw)
     return UNetConfig(**base)
 
@@ -58,3 +58,9 @@ def test_channel_mismatch_names_the_counts():
     net = UNet(2, 3, 2, tiny_cfg())
     with pytest.raises(ValueError, match="2 noisy \\+ 3 condition"):
         net(torch.randn(1, 2, 8, 8), torch.tensor([1]), torch.randn(1, 4, 8, 8))
+
+
+def test_zero_initialised_output_predicts_exactly_zero():
+    net = UNet(3, 2, 3, tiny_cfg(zero_init_output=True))
+    out = net(torch.randn(2, 3, 16, 16), torch.tensor([0, 500]), torch.randn(2, 2, 16, 16))
+    assert torch.equal(out, torch.zeros_like(out))

@@ -20,7 +20,7 @@ from depthdif.train.systems import build_system, load_system, store_meta
 TINY = {
     "data": {"batch_size": 8, "val_subset": 8},
     "model": {"unet": {"base_channels": 8, "channel_mults": [1, 2], "attention_levels": [1],
-                       "time_embed_dim": 16, "groups": 4}},
+                       "time_embed_dim": 16, "groups": 4, "zero_init_output": False}},
     "diffusion": {"timesteps": 100},
     "sampling": {"steps": 5},
     "ema": {"enabled": False},
