@@ -13,7 +13,11 @@ Definitions (all de-normalized to degC with the per-depth std; the mean cancels 
 - bias = mean(prediction − truth): positive means too warm.
 - Ensembles (K, B, D, H, W): deterministic scores use the ensemble mean; with K > 1 also
   `spread_*` = sqrt(mean unbiased member variance) and `crps_*` (empirical-ensemble CRPS, see
-  crps.py), for `_full` and `_withheld`.
+  crps.py), for `_full` and `_withheld`, and the spread-skill ratio spread / RMSE of the ensemble
+  mean: `spread_skill_ratio` on the withheld profiles (the figure real data can check) and
+  `spread_skill_ratio_full`. A calibrated K-member ensemble has an expected ratio of
+  sqrt(K / (K + 1)) (the mean of K members still carries 1/K of the member variance), ~1 for
+  large K; well below 1 is over-confident, above 1 under-confident.
 - A key whose support is empty (no valid target entries) is NaN, never an error.
 """
 
@@ -173,6 +177,10 @@ class ReconstructionMetrics(torchmetrics.Metric):
         result: dict[str, Tensor] = {}
         for name in TARGETS:
             result.update(self._pooled(name, within))
+        if self.ensemble_updates > 0:
+            for name, key in (("withheld", "spread_skill_ratio"), ("full", "spread_skill_ratio_full")):
+                rmse = result[f"rmse_{name}"]
+                result[key] = torch.where(rmse > 0, result[f"spread_{name}"] / rmse, torch.full_like(rmse, float("nan")))
         table = self.by_depth()
         for k in range(self.n_levels):
             result[f"rmse_depth/{k}"] = table["rmse_full"][k]

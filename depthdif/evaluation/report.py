@@ -55,7 +55,8 @@ def write_html(fig: go.Figure, path: str | os.PathLike) -> Path:
 def summary_markdown(comparison: Comparison, bands: bool = True) -> str:
     """A markdown table of the overall (and per-band) RMSE of each method, for READMEs and logs."""
     overall = comparison.overall()
-    columns = [c for c in ("rmse_full", "rmse_withheld", "mae_withheld", "bias_withheld", "crps_withheld")
+    columns = [c for c in ("rmse_full", "rmse_withheld", "mae_withheld", "bias_withheld", "crps_withheld",
+                           "spread_skill_ratio")
                if c in overall.columns]
     lines = ["| method | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for method, row in overall.iterrows():

@@ -75,6 +75,25 @@ def test_two_member_ensemble_spread_and_crps_in_degc():
     # withheld: x = 1.5 at level 0 vs members 2.0, 0.5 → (0.5 + 1)/2 − 1.5/4 = 0.375, · 2 °C
     assert math.isclose(out["crps_withheld"], 0.75, rel_tol=1e-6)
     assert math.isclose(out["spread_withheld"], math.sqrt(1.125) * 2, rel_tol=1e-6)
+    # spread-skill: spread over the RMSE of the ensemble mean, pooled like the other scores
+    assert math.isclose(out["spread_skill_ratio"], out["spread_withheld"] / out["rmse_withheld"], rel_tol=1e-6)
+    assert math.isclose(out["spread_skill_ratio_full"], out["spread_full"] / out["rmse_full"], rel_tol=1e-6)
+
+
+def test_a_calibrated_ensemble_has_a_spread_skill_ratio_near_one():
+    """Truth and K members drawn from the same distribution: ratio → sqrt(K / (K + 1))."""
+    gen = torch.Generator().manual_seed(0)
+    k, shape = 8, (4, 3, 16, 16)
+    truth = torch.randn(shape, generator=gen)
+    batch = {"x": torch.zeros(shape), "x_valid_mask": torch.zeros(shape), "y": truth, "y_valid_mask": torch.ones(shape)}
+    metric = ReconstructionMetrics(DEPTH, MEAN, STD)
+    metric.update(torch.randn((k, *shape), generator=gen), batch, torch.zeros(shape))
+    ratio = metric.compute()["spread_skill_ratio_full"]
+    assert abs(ratio - math.sqrt(k / (k + 1))) < 0.05
+    collapsed = ReconstructionMetrics(DEPTH, MEAN, STD)
+    collapsed.update(torch.zeros((k, *shape)) + 0.01 * torch.randn((k, *shape), generator=gen), batch,
+                     torch.zeros(shape))
+    assert collapsed.compute()["spread_skill_ratio_full"] < 0.05
 
 
 def random_batch(b: int, seed: int) -> dict:
