@@ -183,10 +183,10 @@ class DiffusionSystem(pl.LightningModule):
             return self.from_model_space(z)
         repeats = z.shape[0] // background.shape[0]
         support = target_depth_support(batch["y_valid_mask"])
-        z_b = self.to_model_space(background, support)
-        base = self.from_model_space(z_b)
-        correction = self.from_model_space(z_b.repeat(repeats, 1, 1, 1) + self._residual_scale() * z)
-        return background.repeat(repeats, 1, 1, 1) + (correction - base.repeat(repeats, 1, 1, 1))
+        # Both decodes take the same (contiguous) layout, so z = 0 cancels bit for bit.
+        z_b = self.to_model_space(background, support).repeat(repeats, 1, 1, 1)
+        correction = self.from_model_space(z_b + self._residual_scale() * z) - self.from_model_space(z_b)
+        return background.repeat(repeats, 1, 1, 1) + correction
 
     def fit_background(self, dataset: Sequence[dict] | None = None) -> None:
         """Fit the background on the train split (default: `data.store`'s): the baseline parameters,
@@ -226,12 +226,19 @@ class DiffusionSystem(pl.LightningModule):
         inputs = ambient_inputs(x, A, Y, A_further, amb.apply_further_corruption_to_noisy_branch)
         return inputs, ambient_fractions(A, A_further)
 
-    def compute_loss(self, batch: dict, denoiser: nn.Module, generator: torch.Generator | None) -> tuple[Tensor, dict]:
-        """One denoising loss on the batch; randomness from `generator` (CPU) when given."""
+    def training_inputs(self, batch: dict, generator: torch.Generator | None
+                        ) -> tuple[ObjectiveInputs, Tensor | None, Tensor, Tensor, dict]:
+        """(objective inputs, background, condition, model-space target, fractions) of one step:
+        the background and the condition see only `inputs.cond_x` / `inputs.cond_mask`."""
         inputs, fractions = self.objective_inputs(batch, generator)
         background = self.compute_background(batch, inputs.cond_x, inputs.cond_mask)
         cond = self.condition(batch, inputs.cond_x, inputs.cond_mask, background)
         target = self.encode_target(batch, inputs.target, inputs.target_mask, background)
+        return inputs, background, cond, target, fractions
+
+    def compute_loss(self, batch: dict, denoiser: nn.Module, generator: torch.Generator | None) -> tuple[Tensor, dict]:
+        """One denoising loss on the batch; randomness from `generator` (CPU) when given."""
+        inputs, _, cond, target, fractions = self.training_inputs(batch, generator)
         loss_mask = self.model_space_mask(inputs.loss_mask)
         noisy_mask = None if inputs.noisy_mask is None else self.model_space_mask(inputs.noisy_mask)
         t = sample_timesteps(target.shape[0], self.schedule, generator, target.device)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from depthdif.diffusion.ddim import ddim_sample, ddim_timesteps
-from depthdif.diffusion.parameterization import eps_from_x0
+from depthdif.diffusion.parameterization import eps_from_x0, v_target
 from depthdif.diffusion.schedule import make_schedule
 
 from ._gaussian import POST_MEAN, POST_VAR, exact_x0_denoiser
@@ -22,6 +22,19 @@ def test_ddim_eta0_epsilon_equals_x0_parameterization():
     a = ddim_sample(den, (128, 1), s, "x0", torch.Generator().manual_seed(0), steps=10)
     b = ddim_sample(lambda x, t: eps_from_x0(den(x, t), x, t, s), (128, 1), s, "epsilon",
                     torch.Generator().manual_seed(0), steps=10)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_ddim_v_parameterization_equals_x0_parameterization():
+    s = make_schedule("cosine", 100)
+    den = exact_x0_denoiser(s)
+
+    def as_v(x, t):  # the v that the exact x0 implies: v = √ᾱ ε − √(1−ᾱ) x0
+        x0 = den(x, t)
+        return v_target(x0, eps_from_x0(x0, x, t, s), t, s)
+
+    a = ddim_sample(den, (128, 1), s, "x0", torch.Generator().manual_seed(0), steps=10)
+    b = ddim_sample(as_v, (128, 1), s, "v", torch.Generator().manual_seed(0), steps=10)
     assert torch.allclose(a, b, atol=1e-4)
 
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from depthdif.diffusion.parameterization import (check_ambient_parameterization, eps_from_x0, split_prediction,
-                                                 training_target, x0_from_eps)
+                                                 training_target, v_target, x0_from_eps)
 from depthdif.diffusion.schedule import make_schedule
 
 
@@ -37,3 +37,17 @@ def test_ambient_guard_raises_for_epsilon():
     check_ambient_parameterization(True, False, "epsilon")
     check_ambient_parameterization(False, True, "epsilon")
     check_ambient_parameterization(True, True, "x0")
+
+
+def test_v_target_round_trips_to_x0_and_epsilon():
+    s = make_schedule("cosine", 100)
+    g = torch.Generator().manual_seed(1)
+    x0, eps = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
+    t = torch.tensor([0, 10, 50, 99])
+    x_t = s.q_sample(x0, t, eps)
+    v = training_target("v", x0, eps, t, s)
+    assert torch.equal(v, v_target(x0, eps, t, s))
+    x0_hat, eps_hat = split_prediction(v, x_t, t, s, "v")
+    assert torch.allclose(x0_hat, x0, atol=1e-5) and torch.allclose(eps_hat[1:], eps[1:], atol=1e-4)
+    with pytest.raises(ValueError, match="timesteps"):
+        training_target("v", x0, eps)
