@@ -100,6 +100,11 @@ class ModelConfig:
     # condition at every training step (the target y stays dense), so the network learns how the
     # background errs where a profile is missing. The ambient objective's Ã plays this role.
     background_profile_drop: float = bounded(0.2, 0.0, 1.0, hi_open=True)
+    # Ambient objective with a background: levels above the shallowest level any training profile
+    # observed (the surface: Argo stops a few metres down) get no supervision, so their output
+    # stays at the background. `shallowest_observed` carries that level's residual (°C) up to
+    # them, as a mixed layer would (BENCHMARKS.md "skill" measures both); `background` does not.
+    unobserved_top_levels: Literal["shallowest_observed", "background"] = "shallowest_observed"
 
 
 @dataclass

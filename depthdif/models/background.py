@@ -46,6 +46,8 @@ class Background(nn.Module):
         self.register_buffer("length_scale", torch.ones(n_levels, dtype=torch.float64))
         self.register_buffer("noise_ratio", torch.ones(n_levels, dtype=torch.float64))
         self.register_buffer("residual_scale", torch.ones(model_channels))
+        # Levels at which training profiles were observed (set by the system's fit).
+        self.register_buffer("observed_levels", torch.ones(n_levels, dtype=torch.bool))
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
     @property
@@ -70,6 +72,19 @@ class Background(nn.Module):
         if self.kind in OI_KINDS:
             field = oi_analysis(field, x, mask, self.length_scale, self.noise_ratio)
         return field
+
+    def carry_to_top(self, field: Tensor, background: Tensor, depth_std: Tensor) -> Tensor:
+        """Levels above the shallowest observed one take its residual from the background, in °C
+        (`depth_std` (D,) converts normalized units); nothing changes if level 0 is observed."""
+        observed = torch.nonzero(self.observed_levels).flatten()
+        if observed.numel() == 0 or int(observed[0]) == 0:
+            return field
+        top = int(observed[0])
+        std = depth_std.to(field).reshape(1, -1, 1, 1)
+        residual_c = (field[:, top:top + 1] - background[:, top:top + 1]) * std[:, top:top + 1]
+        out = field.clone()
+        out[:, :top] = background[:, :top] + residual_c / std[:, :top]
+        return out
 
     def fit_parameters(self, dataset: Sequence[dict], cfg: BaselinesConfig) -> "Background":
         """Fit the baseline of the same name on `dataset` (the train split) and keep its parameters."""

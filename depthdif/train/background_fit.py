@@ -70,3 +70,13 @@ def fit_residual_scale(system, dataset: Sequence[dict]) -> Tensor:
         count += where.double().sum(dim=(0, 2, 3))
     scale = torch.where(count > 0, (total / count.clamp(min=1)).sqrt(), torch.ones_like(total))
     return scale.clamp(min=MIN_SCALE).to(system.background.residual_scale.dtype)
+
+
+def observed_levels(dataset: Sequence[dict], cfg: ExperimentConfig) -> Tensor:
+    """(D,) bool: levels observed by at least one profile of the fit subset of the train split."""
+    baselines = cfg.evaluation.baselines
+    count = None
+    for item in fit_items(dataset, baselines.fit_max_samples, baselines.fit_seed):
+        level_count = item["x_valid_mask"].sum(dim=(-2, -1))
+        count = level_count if count is None else count + level_count
+    return count > 0

@@ -43,15 +43,13 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.utilities.warnings import PossibleUserWarning
 from torch import Tensor, nn
 
 from depthdif.config.loader import from_dict, to_dict
 from depthdif.config.schema import ExperimentConfig
 from depthdif.data.normalization import Normalization
-from depthdif.diffusion.ambient import (ObjectiveInputs, ambient_fractions, ambient_inputs, further_mask,
-                                        standard_inputs, target_depth_support)
+from depthdif.diffusion.ambient import ObjectiveInputs, ambient_fractions, ambient_inputs, further_mask, standard_inputs
 from depthdif.diffusion.ema import EMA
 from depthdif.diffusion.loss import diffusion_loss, sample_timesteps
 from depthdif.diffusion.parameterization import check_ambient_parameterization
@@ -62,6 +60,7 @@ from depthdif.evaluation.withheld import withhold_profiles
 from depthdif.models.background import Background
 from depthdif.models.condition import build_condition, condition_channels
 from depthdif.models.unet import UNet
+from depthdif.train.background_residual import BackgroundResidual
 
 # Offsets that keep the seeded streams of validation (per batch) apart from sampling seeds.
 VAL_LOSS_SEED_OFFSET = 7_919
@@ -76,7 +75,7 @@ def as_normalization(normalization: Normalization | dict) -> Normalization:
     return normalization if isinstance(normalization, Normalization) else Normalization.from_dict(normalization)
 
 
-class DiffusionSystem(pl.LightningModule):
+class DiffusionSystem(BackgroundResidual, pl.LightningModule):
     """Conditional diffusion on depth fields: train/val steps, EMA, sampling, export."""
 
     kind = "diffusion"  # subclasses set the SYSTEMS key ("pixel", "latent")
@@ -148,66 +147,6 @@ class DiffusionSystem(pl.LightningModule):
     def build_condition(self, batch: dict, x: Tensor, obs_mask: Tensor) -> Tensor:
         return build_condition(x, obs_mask, batch["eo"], batch["eo_valid_mask"], batch["land_mask"],
                                self.cfg.model.condition)
-
-    # --- background residual (module doc) -----------------------------------------------------
-    def compute_background(self, batch: dict, x: Tensor, obs_mask: Tensor) -> Tensor | None:
-        """The background from exactly this input (None without `model.background`)."""
-        if self.background is None:
-            return None
-        return self.background(x, obs_mask, batch["eo"], batch["eo_valid_mask"])
-
-    def condition(self, batch: dict, x: Tensor, obs_mask: Tensor, background: Tensor | None) -> Tensor:
-        """`build_condition`, plus the background (average-pooled to the model grid) when there is one."""
-        cond = self.build_condition(batch, x, obs_mask)
-        if background is None:
-            return cond
-        if background.shape[-2:] != cond.shape[-2:]:
-            background = F.adaptive_avg_pool2d(background, cond.shape[-2:])
-        return torch.cat([cond, background.to(cond.dtype)], dim=1)
-
-    def _residual_scale(self) -> Tensor:
-        return self.background.residual_scale.reshape(1, -1, 1, 1)
-
-    def encode_target(self, batch: dict, target: Tensor, target_mask: Tensor, background: Tensor | None) -> Tensor:
-        """The diffused clean sample: M(target), or the scaled model-space residual from the background."""
-        if background is None:
-            return self.to_model_space(target, target_mask)
-        support = target_depth_support(batch["y_valid_mask"])
-        filled = target_mask * target + (1 - target_mask) * background
-        residual = self.to_model_space(filled, support) - self.to_model_space(background, support)
-        return residual / self._residual_scale()
-
-    def decode_samples(self, batch: dict, z: Tensor, background: Tensor | None) -> Tensor:
-        """Model-space samples (K·B, C, h, w), member-major → normalized depth fields (K·B, D, H, W)."""
-        if background is None:
-            return self.from_model_space(z)
-        repeats = z.shape[0] // background.shape[0]
-        support = target_depth_support(batch["y_valid_mask"])
-        # Both decodes take the same (contiguous) layout, so z = 0 cancels bit for bit.
-        z_b = self.to_model_space(background, support).repeat(repeats, 1, 1, 1)
-        correction = self.from_model_space(z_b + self._residual_scale() * z) - self.from_model_space(z_b)
-        return background.repeat(repeats, 1, 1, 1) + correction
-
-    def fit_background(self, dataset: Sequence[dict] | None = None) -> None:
-        """Fit the background on the train split (default: `data.store`'s): the baseline parameters,
-        then the residual scale (background_fit.py). Checkpoints and exports carry the result."""
-        if self.background is None:
-            return
-        from depthdif.train.background_fit import fit_residual_scale, train_split
-
-        dataset = train_split(self.cfg) if dataset is None else dataset
-        self.background.fit_parameters(dataset, self.cfg.evaluation.baselines)
-        self.background.residual_scale.copy_(fit_residual_scale(self, dataset))
-
-    def _ensure_background(self) -> None:
-        if self.background is not None and not self.background.is_fitted:
-            self.fit_background()
-
-    def on_fit_start(self) -> None:
-        self._ensure_background()  # after a resumed checkpoint was restored: then a no-op
-
-    def on_validation_start(self) -> None:
-        self._ensure_background()
 
     # --- objective --------------------------------------------------------------------------
     def objective_inputs(self, batch: dict, generator: torch.Generator | None) -> tuple[ObjectiveInputs, dict]:

@@ -37,10 +37,11 @@ def batch(tiny_store):
     return next(iter(train_loader))
 
 
-@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
-def test_a_zero_denoiser_reproduces_the_background_exactly(tiny_store, batch, sampler):
+@pytest.mark.parametrize("sampler,objective", [("ddim", {}), ("ddpm", {}), ("ddim", AMBIENT)],
+                         ids=["ddim", "ddpm", "ambient-ddim"])
+def test_a_zero_denoiser_reproduces_the_background_exactly(tiny_store, batch, sampler, objective):
     """Zero-initialised output, x0 parameterization: the samples are the background, bit for bit."""
-    system = fitted_system(tiny_store, **{"sampling.sampler": sampler, "sampling.eta": 1.0})
+    system = fitted_system(tiny_store, **{"sampling.sampler": sampler, "sampling.eta": 1.0, **objective})
     background = system.compute_background(batch, batch["x"], batch["x_valid_mask"])
     samples = system.sample(batch, k=2, seed=3)
     assert torch.equal(samples[0], background) and torch.equal(samples[1], background)
