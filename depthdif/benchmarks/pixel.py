@@ -73,7 +73,7 @@ def experiment(store: Path, r: Recipe, ambient: bool) -> ExperimentConfig:
         "training": {"lr": r.lr, "lr_schedule": "cosine", "warmup_steps": 20, "grad_clip": 1.0},
     }, "benchmark")
     if ambient:
-        cfg = replace_dotted(cfg, {"model.ambient_occlusion.enabled": True,
+        cfg = replace_dotted(cfg, {"model.ambient_occlusion.enabled": True, "sampling.ambient_mode": "dense",
                                    "model.ambient_occlusion.further_drop_prob": 0.25,
                                    "model.ambient_occlusion.min_kept_observed_pixels": 1})
     return cfg

@@ -27,7 +27,7 @@ TINY = {
     "training": {"lr": 3e-3, "lr_schedule": "constant", "max_epochs": 5},
 }
 AMBIENT = {"model.ambient_occlusion.enabled": True, "model.ambient_occlusion.further_drop_prob": 0.5,
-           "model.ambient_occlusion.min_kept_observed_pixels": 1}
+           "model.ambient_occlusion.min_kept_observed_pixels": 1, "sampling.ambient_mode": "dense"}
 
 
 
