@@ -96,6 +96,8 @@ def write_store(ds: xr.Dataset | StoreSteps, out: str | Path, *, profiles: pd.Da
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         normalization = stream_steps(steps, tmp, index, chunk, _global_attrs(provenance, settings), progress)
+        if profiles is None and steps.profiles is not None:
+            profiles = validate_profiles(steps.profiles(), template.sizes["depth"], where="profiles")
         index = _add_window_metadata(index, template)
         index.to_parquet(tmp / S.PATCH_INDEX_FILE, index=False)
         if profiles is not None:

@@ -43,6 +43,8 @@ class StoreSteps:
     template: xr.Dataset
     step: Callable[[int], dict[str, np.ndarray]]
     attrs: dict[str, dict]
+    # The profile table when it is only known once every step was made (OSSE sampling), else None.
+    profiles: Callable[[], pd.DataFrame] | None = None
 
     @property
     def ntime(self) -> int:
