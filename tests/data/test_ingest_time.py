@@ -88,4 +88,4 @@ def test_fractional_steps_through_ingest_and_info(tmp_path, capsys):
     times = OceanStore.open(out).ds["time"].values
     assert (np.diff(times) == np.timedelta64(int(30.4375 * 86400), "s")).all() and str(times[-1])[:4] == "2020"
     assert main(["data", "info", str(out)]) == 0
-    assert "time: 2020-01-10 .. 2020-04-09, 4 steps, step 30 days 10:30:00" in capsys.readouterr().out
+    assert "time: 2020-01-10 .. 2020-04-10 07:30:00, 4 steps, step 30 days 10:30:00" in capsys.readouterr().out

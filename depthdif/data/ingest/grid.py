@@ -78,10 +78,10 @@ def centres(start: float, stop: float, step: float) -> np.ndarray:
 def contiguous_longitudes(lon: np.ndarray) -> np.ndarray:
     """Increasing longitudes without a jump: [-180, 180) unless the span crosses 180°, then [0, 360)."""
     lon = np.asarray(lon, float)
-    east = np.mod(lon + 180.0, 360.0) - 180.0
+    east = np.round(np.mod(lon + 180.0, 360.0) - 180.0, 9)  # rounding: no 0.30000000000001 after the mod
     if np.all(np.diff(east) > 0):
         return east
-    shifted = np.mod(lon, 360.0)
+    shifted = np.round(np.mod(lon, 360.0), 9)
     if np.all(np.diff(shifted) > 0):
         return shifted
     return lon
