@@ -17,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from depthdif.data import schema as S
 from depthdif.data.floats import CycleSpec, plan_cycles, sample_columns
 from depthdif.data.index import SplitSpec
 from depthdif.data.ingest import IngestSpec, plan_ingest
+from depthdif.data.ingest.build import OPEN_FILES
 from depthdif.data.ingest.conventions import IngestError
 from depthdif.data.ingest.plan import IngestPlan
-from depthdif.data.profiles import make_profiles
+from depthdif.data.profiles import bin_profiles, make_profiles
 from depthdif.data.store import write_store
 from depthdif.data.store_writer import StoreSteps
 
@@ -76,7 +78,8 @@ class OsseSteps:
         if self.spec.eo_noise_c > 0 and not self.spec.sst:
             arrays[S.EO] = arrays[S.EO] + rng.normal(0, self.spec.eo_noise_c, arrays[S.EO].shape).astype(np.float32)
         planned = self.planned.iloc[self.rows_at.get(t, np.zeros(0, np.int64))]
-        temp, mask = sample_columns(arrays[S.Y], self.plan.levels, planned, self.spec.floats.floats.sensor_noise_c, rng)
+        noise = self.spec.floats.floats.sensor_noise_c
+        temp, mask = sample_columns(arrays[S.Y], self.plan.levels, planned, noise, rng)
         keep = mask.any(axis=1)
         table = make_profiles(platform=planned["platform"].to_numpy()[keep], time=planned["time"].to_numpy()[keep],
                               lat=planned["lat"].to_numpy()[keep], lon=planned["lon"].to_numpy()[keep],
@@ -85,8 +88,6 @@ class OsseSteps:
                               source=f"osse(seed={self.spec.seed})")
         table["cycle"] = planned["cycle"].to_numpy()[keep]
         self.sampled.append(table)
-        from depthdif.data.profiles import bin_profiles
-
         x, valid = bin_profiles(table.assign(time_index=0), (1, self.plan.levels.size, *self.plan.grid.shape))
         arrays[S.X], arrays[S.X_MASK] = x[0], valid[0]
         return arrays
@@ -105,6 +106,11 @@ class OsseSteps:
 def run_osse(spec: OsseSpec, out: str | Path, *, split: SplitSpec | None = None, overwrite: bool = False,
              progress: bool = True) -> Path:
     """Write the OSSE store (streamed); returns its path."""
+    with xr.set_options(file_cache_maxsize=OPEN_FILES):  # see ingest(): memory independent of the record
+        return _run(spec, out, split, overwrite, progress)
+
+
+def _run(spec: OsseSpec, out, split, overwrite: bool, progress: bool) -> Path:
     plan = plan_ingest(spec.ingest_spec(), progress=progress)
     try:
         steps = OsseSteps(plan, spec)

@@ -47,6 +47,7 @@ from .vertical import (MAX_GAP_FRACTION, MIN_MAX_GAP_M, TEMPERATURE_KINDS, drop_
 
 GRID_SOURCES = ("glorys", "ostia")
 TIME_SOURCES = ("glorys", "ostia", "argo")
+OPEN_FILES = 8
 
 
 class IngestCoverageWarning(UserWarning):
@@ -109,14 +110,17 @@ class IngestSpec:
 def ingest(spec: IngestSpec, out: str | Path, *, overwrite: bool = False, progress: bool = True,
            split: SplitSpec | None = None) -> Path:
     """Plan from metadata and profiles, then write the store one time step at a time."""
-    plan = plan_ingest(spec, progress=progress)
-    try:
-        _log(progress, f"writing store {out}")
-        return write_store(plan.store_steps(), out, profiles=plan.profiles, patch_size=spec.patch_size,
+    # Few files open at once: each open NetCDF keeps its own chunk cache, so a record of many daily
+    # files would otherwise grow memory with its length (xarray reopens closed files on demand).
+    with xr.set_options(file_cache_maxsize=OPEN_FILES):
+        plan = plan_ingest(spec, progress=progress)
+        try:
+            _log(progress, f"writing store {out}")
+            return write_store(plan.store_steps(), out, profiles=plan.profiles, patch_size=spec.patch_size,
                            stride=spec.stride, max_land_fraction=spec.max_land_fraction, split=split,
-                           provenance=plan.provenance, config=spec, overwrite=overwrite, progress=progress)
-    finally:
-        plan.close()
+                               provenance=plan.provenance, config=spec, overwrite=overwrite, progress=progress)
+        finally:
+            plan.close()
 
 
 def build_dataset(spec: IngestSpec, *, progress: bool = False) -> tuple[xr.Dataset, pd.DataFrame | None, dict]:
