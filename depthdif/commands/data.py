@@ -3,6 +3,8 @@
     depthdif data synth --out data/demo.zarr                 # the embedded default (~256x256, 12 steps)
     depthdif data synth --out /tmp/t.zarr --size 64 --times 4 --levels 8 --patch-size 16
     depthdif data info data/demo.zarr [--verify]
+    depthdif data ingest --out real.zarr --model glorys_*.nc --sst ostia_*.nc --argo argo/
+    depthdif data osse --truth model.nc --out osse.zarr --obs-fraction 0.02 --seed 0
 
 Heavy libraries (xarray, zarr, torch) are imported inside the handlers so `--help` stays fast.
 """
@@ -14,17 +16,19 @@ import sys
 import time
 from pathlib import Path
 
-from depthdif.commands import data_ingest
+from depthdif.commands import data_ingest, data_osse
+from depthdif.commands.split_options import add_split_arguments, split_values
 
 
 def register(sub) -> None:
     parser = sub.add_parser("data", help="make, inspect and ingest ocean stores",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    data_sub = parser.add_subparsers(dest="data_command", metavar="{synth,info,ingest}")
+    data_sub = parser.add_subparsers(dest="data_command", metavar="{synth,info,ingest,osse}")
     data_sub.required = True
     _register_synth(data_sub)
     _register_info(data_sub)
     data_ingest.register(data_sub)
+    data_osse.register(data_sub)
 
 
 def _register_synth(data_sub) -> None:
@@ -42,6 +46,7 @@ def _register_synth(data_sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--climatology", type=Path, default=None,
                    help="Levitus-format NetCDF (default: the copy shipped in depthdif/resources)")
+    add_split_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing store (swapped in at the end)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=handle_synth)
@@ -64,6 +69,10 @@ def synth_config(args: argparse.Namespace):
               "obs_fraction": args.obs_fraction, "seed": args.seed, "chunk": args.chunk,
               "eo_channels": [c.strip() for c in args.eo_channels.split(",") if c.strip()],
               "climatology": str(args.climatology) if args.climatology else None}
+    split = split_values(args)
+    values.update({"val_fraction": split["val_fraction"], "test_fraction": split["test_fraction"],
+                   "time_block": split["time_block"], "space_block": split["block_size"],
+                   "decorrelation_days": split["decorrelation_days"], "leakage": split["leakage"]})
     return from_dict(SynthConfig, values, "depthdif data synth")
 
 
@@ -84,4 +93,19 @@ def handle_info(args: argparse.Namespace) -> int:
     if args.verify:
         store.verify(progress=True)
     print(store.summary())
+    print(time_axis_text(store.ds["time"].values))
     return 0
+
+
+def time_axis_text(times) -> str:
+    """`time: FIRST .. LAST, N steps, step S` (S: the step when regular, else min..max spacing)."""
+    import numpy as np
+    import pandas as pd
+
+    first, last = (str(pd.Timestamp(t)).removesuffix(" 00:00:00") for t in (times[0], times[-1]))
+    text = f"time: {first} .. {last}, {len(times)} steps"
+    if len(times) < 2:
+        return text + ", single step"
+    spacing = np.diff(np.asarray(times, "datetime64[ns]"))
+    low, high = pd.Timedelta(spacing.min()), pd.Timedelta(spacing.max())
+    return text + (f", step {low}" if low == high else f", steps {low} .. {high} (calendar or irregular)")

@@ -20,8 +20,11 @@ EXPECTED_DIMS = {S.Y: S.DIMS_3D, S.X: S.DIMS_3D, S.X_MASK: S.DIMS_3D, S.Y_MASK: 
                  S.EO: S.DIMS_EO, S.EO_MASK: S.DIMS_EO, S.LAND: S.DIMS_2D}
 
 
-def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
-    """Return a cleaned copy (float32 values with NaN where invalid, bool masks) or raise ValueError."""
+def validate_dataset(ds: xr.Dataset, *, whole: bool = True) -> xr.Dataset:
+    """Return a cleaned copy (float32 values with NaN where invalid, bool masks) or raise ValueError.
+
+    whole=False checks one streamed time step: the "any valid target/observation" checks then
+    belong to the writer, which sees every step."""
     _check_variables(ds)
     _check_coords(ds)
     # Variable-length strings: zarr v3 has a spec for them (fixed-width UTF-32 warns as unstable).
@@ -33,6 +36,8 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
     for value, mask in pairs:
         ds[value] = _check_values(ds[value], ds[mask], value)
     _check_units(ds)
+    if not whole:
+        return ds
     if S.Y in ds and not ds[S.Y_MASK].values.any():
         raise ValueError(f"{S.Y}: no valid target values (all NaN or y_valid_mask all false); "
                          "drop y and y_valid_mask for an Argo-only store")

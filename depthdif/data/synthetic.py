@@ -64,6 +64,9 @@ class SynthConfig:
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     time_block: int = 4
+    space_block: int | None = None    # spatial split block edge in pixels (None: 2 x patch_size)
+    decorrelation_days: float = 15.0  # split leakage rule (depthdif/data/split_leakage.py)
+    leakage: str = "warn"
     climatology: str | None = None    # None: the file shipped in depthdif/resources
 
     def check(self) -> None:
@@ -272,7 +275,8 @@ def make_synthetic_store(cfg: SynthConfig, out: str | Path, *, overwrite: bool =
         raise FileExistsError(f"{out}: output already exists; pass overwrite (--overwrite) to replace it")
     ds, profiles = synthesize(cfg, progress=progress)
     split = SplitSpec(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                      time_block=cfg.time_block, seed=cfg.seed)
+                      time_block=cfg.time_block, block_size=cfg.space_block, seed=cfg.seed,
+                      decorrelation_days=cfg.decorrelation_days, leakage=cfg.leakage)
     provenance = {"generator": "depthdif.data.synthetic", "seed": cfg.seed,
                   "climatology": Path(cfg.climatology).name if cfg.climatology else "levitus94 (packaged)"}
     return write_store(ds, out, profiles=profiles, patch_size=cfg.patch_size, stride=cfg.stride,
