@@ -43,7 +43,7 @@ def resolve(args: argparse.Namespace):
     from depthdif.config.loader import load
     from depthdif.config.schema import ExperimentConfig
     from depthdif.train.run_dir import RunDir
-    from depthdif.train.runner import default_run_name
+    from depthdif.train.runner import absolute_run_dir, default_run_name
 
     overrides = list(args.overrides)
     if args.workers is not None:
@@ -56,7 +56,7 @@ def resolve(args: argparse.Namespace):
         cfg = load(ExperimentConfig, args.config, overrides)
         storage = str(args.storage or cfg.ray.storage_path).rstrip("/")  # a URI is refused by name later
         return cfg, f"{storage}/{args.name or default_run_name(args.kind, cfg)}"
-    run = RunDir(args.resume.expanduser())
+    run = RunDir(absolute_run_dir(args.resume))
     if not run.exists():
         raise FileNotFoundError(f"--resume {args.resume}: no {run.config_file.name} there; not a run dir")
     recorded = run.kind() or args.kind

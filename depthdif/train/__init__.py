@@ -1,7 +1,7 @@
 """Training: `run(kind, cfg, run_dir, backend="in_process"|"ray", report=...)` is the one entry point.
 
-    runner.py      run(): absolute paths, checks, the run dir's config, the backends, retries
-    checks.py      what can fail before training, checked once (the system is built once)
+    runner.py      run(): absolute paths, checks (the system built once), the run's config,
+                   the in-process backend and its retries
     run_dir.py     RunDir: the run folder's layout, checkpoints, resume point, metrics log, best
     loop.py        one training process: loaders + Lightning Trainer + fit (no Ray)
     worker.py      the ray backend: TorchTrainer (driver) and its per-worker function

@@ -203,6 +203,12 @@ class RunDir:
         for leftover in self.path.glob(f"{PARTIAL}*"):
             shutil.rmtree(leftover, ignore_errors=True)
 
+    def drop_ray_snapshot(self) -> None:
+        """Forget Ray's record of this run. The in-process backend prunes checkpoint folders that
+        record may still name, and Ray refuses to relaunch a run whose snapshot names a missing
+        folder; the resume point never needs the snapshot, the folders say it all."""
+        (self.path / RAY_SNAPSHOT).unlink(missing_ok=True)
+
     def clear(self) -> None:
         """Start over: checkpoints (complete or not), metrics log, best checkpoint, Ray's snapshot."""
         for pattern in (f"{CHECKPOINT_PREFIX}*", f"{PARTIAL}*", BEST_DIR):

@@ -5,7 +5,13 @@
 
 1. Paths are made absolute here, once: workers run in other directories and on other nodes, and
    Ray refuses a relative storage path (RAY_NOTES.md §1.3).
-2. Everything that can fail before training is checked (checks.py), building the system once.
+2. Everything that can fail before training is checked, once, in the launching process: the
+   kind, the store (and whether it has the dense target the kind needs), the system itself
+   (level counts, a latent run's AE against the store, ...) and that every rank gets training
+   and validation windows (a rank without validation batches would leave the others waiting
+   in the metric reduction). The system is built once, seeded as training seeds it, and the
+   in-process backend trains that very system: nothing, not a latent run's AE, loads twice.
+   Shard sizes come from the patch index, without building loaders.
 3. The run dir records the config the system resolved to, and the kind (run_dir.py).
 4. The backend trains, starting from the run's newest complete checkpoint (so running the same
    run dir again resumes it; `resume=False` starts over):
@@ -26,14 +32,19 @@ import dataclasses
 import hashlib
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+import lightning.pytorch as pl
+
 from depthdif.config.loader import dump_yaml
 from depthdif.config.schema import ExperimentConfig, RayConfig
-from depthdif.train.checks import CheckedRun, check_inputs
+from depthdif.train.callbacks import seed_all
+from depthdif.train.datamodule import shard_sizes, split_ids, val_patch_ids
 from depthdif.train.result import TrainingResult, result_from_outcome
 from depthdif.train.run_dir import Checkpoint, RunDir
+from depthdif.train.systems import SYSTEMS, build_system, store_meta
 
 Backend = Literal["in_process", "ray"]
 BACKENDS = ("in_process", "ray")
@@ -70,6 +81,7 @@ def fit_in_process(checked: CheckedRun, cfg: ExperimentConfig, run: RunDir, repo
         if report is not None:
             report(dict(metrics), published.folder if published else None)
 
+    run.drop_ray_snapshot()  # pruning below may delete folders it names (a run moved off Ray)
     system, failures = checked.system, 0
     while True:
         resume_from = run.resume_point()
@@ -90,6 +102,59 @@ def fit_in_process(checked: CheckedRun, cfg: ExperimentConfig, run: RunDir, repo
 
 def describe(checkpoint: Checkpoint | None) -> str:
     return str(checkpoint.folder) if checkpoint else "the start"
+
+
+# --- checks before training (the system is built here, once) --------------------------------
+@dataclass
+class CheckedRun:
+    """A run that passed every check: the system it builds and the config that system resolved to
+    (a latent system records its AE's own `ae` block): that, not the request, is what the run
+    dir's config.yaml holds."""
+
+    kind: str
+    cfg: ExperimentConfig
+    system: pl.LightningModule
+
+
+def check_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> CheckedRun:
+    """Raise ValueError/FileNotFoundError naming the key or path, before anything is written."""
+    from depthdif.data.store import OceanStore
+
+    if kind not in SYSTEMS:
+        raise ValueError(f"unknown trainer kind {kind!r}; allowed: {sorted(SYSTEMS)}")
+    store = OceanStore.open(cfg.data.store, check_chunks=False)
+    check_target_available(kind, cfg, store.has_target)
+    check_shards(cfg, store.index, world_size)
+    seed_all(cfg.training.seed)  # the initial weights a training process would draw
+    system = build_system(kind, cfg, store_meta(cfg, store))
+    return CheckedRun(kind, system.cfg, system)
+
+
+def check_target_available(kind: str, cfg: ExperimentConfig, has_target: bool) -> None:
+    """An Argo-only store has no dense target y: only the ambient objective (seed 000) can learn
+    from it. Without this check a standard run would score an empty loss support and learn nothing."""
+    if has_target:
+        return
+    if kind == "ae":
+        raise ValueError(f"{cfg.data.store}: an Argo-only store (no target y) cannot train the autoencoder, "
+                         "which reconstructs dense y; train it on a store with GLORYS")
+    if not cfg.model.ambient_occlusion.enabled:
+        raise ValueError(f"{cfg.data.store}: an Argo-only store (no target y) trains only with the ambient "
+                         "objective: set model.ambient_occlusion.enabled=true")
+
+
+def check_shards(cfg: ExperimentConfig, index: Any, world_size: int) -> None:
+    """Every rank gets at least one training and one validation window."""
+    d = cfg.data
+    n_val = len(val_patch_ids(index, d.val_subset, d.withheld_seed, str(d.store)))
+    train_sizes, val_sizes = shard_sizes(len(split_ids(index, "train")), world_size), shard_sizes(n_val, world_size)
+    for rank, (n_train, n_val_rank) in enumerate(zip(train_sizes, val_sizes)):
+        if n_train == 0:
+            raise ValueError(f"{d.store}: rank {rank} of {world_size} workers gets no training window; "
+                             "use fewer workers or a larger store")
+        if n_val_rank == 0:
+            raise ValueError(f"data.val_subset={d.val_subset}: rank {rank} of {world_size} workers gets no "
+                             f"validation patch from {d.store}; use at least {world_size}")
 
 
 # --- paths and names -----------------------------------------------------------------------------

@@ -96,6 +96,9 @@ def test_resume_point_is_the_newest_complete_checkpoint_wherever_it_is(tmp_path)
     assert run.resume_point(ray_snapshot, ahead) == read_checkpoint(ahead)
     assert run.resume_point(None).epoch == 3
     assert RunDir(tmp_path / "empty").resume_point() is None
+    (run.path / "checkpoint_manager_snapshot.json").write_text("{}")
+    run.drop_ray_snapshot()  # a run moved off Ray: its snapshot would name folders pruned later
+    assert not (run.path / "checkpoint_manager_snapshot.json").exists() and run.resume_point().epoch == 3
 
 
 def test_metrics_log_skips_a_torn_line_and_keeps_the_last_line_of_an_epoch(tmp_path):
