@@ -17,6 +17,7 @@ from typing import Any, Literal
 from depthdif.config import ConfigError, ExperimentConfig, from_dict, replace_dotted, to_dict
 from depthdif.config.loader import apply_overrides, bounded, flatten, read_yaml, save
 from depthdif.data.location import absolute
+from depthdif.train.best_metrics import better
 
 from .search_space import SearchSpace, load_search_space
 
@@ -119,6 +120,11 @@ class StudySpec:
         metrics = [o.metric for o in self.objectives]
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"objectives: duplicate metrics in {metrics}")
+        for objective in self.objectives:  # the trainer's best-so-far must be the study's best too
+            declared = {"lower": "minimize", "higher": "maximize"}.get(better(objective.metric) or "")
+            if declared and objective.direction != declared:
+                raise ValueError(f"objectives: {objective.metric} is better {better(objective.metric)} "
+                                 f"(depthdif/train/best_metrics.py): its direction must be {declared}")
         es = self.early_stopping
         if es is not None:
             if es.metric is not None and es.metric not in metrics:

@@ -139,7 +139,7 @@ class ObjectiveTracker:
 
     @staticmethod
     def objective_value(objective: Objective, metrics: dict[str, Any]) -> float:
-        """Best-so-far for validation errors the trainer tracks (`best/<m>`), else the last value."""
+        """Best-so-far where the trainer keeps one (`best/<m>`: best_metrics.py), else the last value."""
         value = metrics.get(f"best/{objective.metric}", metrics.get(objective.metric))
         return math.nan if value is None else float(value)
 

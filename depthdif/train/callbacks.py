@@ -16,7 +16,6 @@ from typing import Any, Callable
 
 import lightning.pytorch as pl
 import torch
-from lightning.fabric.utilities.seed import seed_everything
 
 from depthdif.train.best_metrics import BestSoFar
 from depthdif.train.faults import NONFINITE_STATUS, NonFiniteLossStop
@@ -33,7 +32,7 @@ def epoch_seed(seed: int, rank: int, epoch: int) -> int:
 
 def seed_all(seed: int) -> None:
     """Python, numpy and torch RNGs, through Lightning's `seed_everything` (quietly)."""
-    seed_everything(seed, verbose=False)
+    pl.seed_everything(seed, verbose=False)
 
 
 class EpochSeeder(pl.Callback):

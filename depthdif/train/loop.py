@@ -19,7 +19,7 @@ still seen exactly once per epoch (tests/train/test_shard_epoch.py). Caveat: an 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import lightning.pytorch as pl
 import torch
@@ -57,7 +57,8 @@ class Prepared:
 
 def train_process(kind: str, cfg: ExperimentConfig, run: RunDir, placement: Placement, publish: Publish,
                   resume_from: Checkpoint | None, *, system: pl.LightningModule | None = None,
-                  progress: bool = True, wrap_trainer: Any = None) -> dict[str, Any]:
+                  progress: bool = True,
+                  wrap_trainer: Callable[[pl.Trainer], pl.Trainer] | None = None) -> dict[str, Any]:
     """prepare → callbacks → trainer → fit, for this process; the outcome as plain data.
 
     `system`: an already built system (the in-process backend's, from the checks); `wrap_trainer`:

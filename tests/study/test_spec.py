@@ -69,6 +69,7 @@ def test_resolved_spec_round_trips_through_study_yaml(tmp_path, tiny_store):
     ({"trails": 3}, "trails"),
     ({"objectives": []}, "objectives"),
     ({"objectives": [{"metric": "val/loss"}, {"metric": "val/loss"}]}, "duplicate"),
+    ({"objectives": [{"metric": "val/rmse_withheld", "direction": "maximize"}]}, "must be minimize"),
     ({"kind": "gan"}, "kind"),
     ({"trials": 0}, "trials"),
     ({"sampler": {"name": "cmaes"}}, "sampler.name"),
