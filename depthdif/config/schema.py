@@ -244,7 +244,7 @@ class RayConfig:
     """How a training run is placed on Ray (local runtime unless an address is given)."""
 
     address: str | None = None
-    num_workers: int = bounded(1, 0)  # 0 = Ray Train local mode (in-process, for tests)
+    num_workers: int = bounded(1, 0)  # 0: `depthdif train` trains in its own process, without Ray
     cpus_per_worker: float = bounded(1.0, 0.0, lo_open=True)
     gpus_per_worker: float = bounded(0.0, 0.0)
     storage_path: str = "runs"

@@ -56,7 +56,7 @@ def test_crash_then_resume_equals_an_uninterrupted_run(tiny_store, tmp_path):
     assert second.metrics["val/rmse_full"] == straight.metrics["val/rmse_full"]
 
 
-def test_cli_resume_continues_a_local_mode_run(tiny_store, tmp_path, capsys):
+def test_cli_resume_continues_an_in_process_run(tiny_store, tmp_path, capsys):
     config = tmp_path / "ae.yaml"
     save(tiny_config(tiny_store, **{"ae.training.max_epochs": 1}), config)
     args = ["train", "ae", "--config", str(config), "--workers", "0", "--storage", str(tmp_path), "--name", "run"]
