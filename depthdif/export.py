@@ -206,19 +206,20 @@ def select_trials(results: pd.DataFrame, objectives: Sequence[Any], *, trial: st
                   pareto: bool = False, best: str | None = None) -> pd.DataFrame:
     """The rows to export: one trial (by trial_id or trial_number), the Pareto set, or the best
     COMPLETE trial by one objective (its direction from the study spec)."""
-    from depthdif.study.pareto import compute_pareto, eligible_mask, objective_column
+    from depthdif.study.pareto import compute_pareto, eligible_mask
+    from depthdif.study.results import OBJECTIVE_PREFIX, objective_key
 
     if sum([trial is not None, pareto, best is not None]) != 1:
         raise ValueError("export: choose exactly one of --trial ID, --pareto, --best METRIC")
     if pareto:
         return compute_pareto(results, objectives).front
     if best is not None:
-        metric = best.removeprefix("objective/")
+        metric = best.removeprefix(OBJECTIVE_PREFIX)
         by_metric = {o.metric: o for o in objectives}
         if metric not in by_metric:
             raise ValueError(f"export --best {best!r}: not an objective of this study; allowed values: "
                              f"{sorted(by_metric)}")
-        column = objective_column(metric)
+        column = objective_key(metric)
         rows = results[eligible_mask(results, [column])]
         if rows.empty:
             raise ValueError(f"export --best {metric}: no COMPLETE trial with a finite {column}")
@@ -243,7 +244,9 @@ def export_row(row: pd.Series, objectives: Sequence[Any], out_root: str | Path, 
     checkpoint = row.get("checkpoint_path")
     if not isinstance(checkpoint, str) or not checkpoint:
         raise ValueError(f"trial {row['trial_id']} ({row.get('state')}): no checkpoint_path in the results table")
-    values = {o.metric: {"value": row.get(f"objective/{o.metric}"), "direction": o.direction} for o in objectives}
+    from depthdif.study.results import objective_key
+
+    values = {o.metric: {"value": row.get(objective_key(o.metric)), "direction": o.direction} for o in objectives}
     params = {c.removeprefix("param/"): row[c] for c in row.index  # unset conditional params: dropped
               if c.startswith("param/") and row[c] is not None
               and not (isinstance(row[c], float) and math.isnan(row[c]))}

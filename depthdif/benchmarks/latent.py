@@ -269,13 +269,12 @@ def run(settings: Settings, workdir: Path) -> Figures:
     ev = cfg.evaluation
     metrics = ReconstructionMetrics(depth, norm.depth_mean, norm.depth_std, ev.max_depth_m, ev.depth_bands_m)
     ae_md, aes = autoencoder_table(cfg, train, val, metrics, settings, len(depth))
-    latent_cfg = replace_dotted(cfg, {"model.model_type": "latent_cond_dif"})
     latents = {"latent L12": "k1 L12", "latent L12 s2": "k1 L12 s2"}  # system name -> AE name
 
     def systems() -> dict:
         torch.manual_seed(0)
         out = {"pixel": PixelDiffusionSystem(cfg, norm, depth)}
-        out.update({name: LatentDiffusionSystem(latent_cfg, norm, depth, autoencoder=aes[ae][0])
+        out.update({name: LatentDiffusionSystem(cfg, norm, depth, autoencoder=aes[ae][0])
                     for name, ae in latents.items()})
         return out
 

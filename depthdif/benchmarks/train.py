@@ -7,8 +7,8 @@ variant; samples/s are measured over the epochs after the first (warm-up), from 
 training process, so the one-off costs (Ray start, TorchTrainer and worker-group start, imports,
 store open) are reported separately rather than mixed into the throughput:
 (a) a plain PyTorch loop (forward, loss, backward, clip, AdamW, EMA: what the system does);
-(b) Lightning alone (`fit_in_process`, our full callback stack);
-(c) Lightning under Ray Train, 1 worker (`run_training`, DDP strategy, `ray.train.report` per epoch);
+(b) Lightning alone (`depthdif.train.run`, in_process backend: our full callback stack);
+(c) Lightning under Ray Train, 1 worker (ray backend: DDP strategy, `ray.train.report` per epoch);
 (d) the same with 2 workers (2 CPU processes on this machine: global samples/s).
 Only ratios measured in one run are claimed; this box is shared, absolute times are noise.
 """
@@ -54,20 +54,20 @@ def bench_config(store: Path, epochs: int) -> ExperimentConfig:
 
 def epoch_seconds(run_dir: Path) -> list[float]:
     """Per-epoch training seconds from the cumulative `cost/train_seconds` in metrics.jsonl."""
-    from depthdif.train.loop import read_metrics_log
+    from depthdif.train.run_dir import RunDir
 
-    cumulative = [row["cost/train_seconds"] for row in read_metrics_log(run_dir)]
+    cumulative = [row["cost/train_seconds"] for row in RunDir(run_dir).metrics()]
     return [b - a for a, b in zip([0.0] + cumulative[:-1], cumulative)]
 
 
 def plain_pytorch(cfg: ExperimentConfig) -> list[float]:
     """(a) The same system's loss in a hand-written loop: per-epoch seconds."""
     from depthdif.train.datamodule import make_loaders
-    from depthdif.train.loop import build_system_for
     from depthdif.train.callbacks import seed_all
+    from depthdif.train.systems import build_system, store_meta
 
     seed_all(cfg.training.seed)
-    system = build_system_for("pixel", cfg).train()
+    system = build_system("pixel", cfg, store_meta(cfg)).train()
     loader, _ = make_loaders(cfg, kind="pixel")
     params = [p for p in system.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.training.lr, weight_decay=cfg.training.weight_decay)
@@ -88,20 +88,20 @@ def plain_pytorch(cfg: ExperimentConfig) -> list[float]:
 
 
 def lightning_alone(cfg: ExperimentConfig, run_dir: Path) -> list[float]:
-    """(b) `fit_in_process`: Lightning with our callbacks, no Ray."""
-    from depthdif.train.loop import fit_in_process
+    """(b) the in_process backend: Lightning with our callbacks, no Ray."""
+    from depthdif.train import run
 
-    fit_in_process("pixel", cfg, run_dir, resume=False, progress=False).raise_for_status()
+    run("pixel", cfg, run_dir, resume=False, progress=False).raise_for_status()
     return epoch_seconds(run_dir)
 
 
 def under_ray(cfg: ExperimentConfig, run_dir: Path, workers: int) -> tuple[list[float], float]:
-    """(c)/(d) `run_training` with `workers` Ray Train workers: per-epoch seconds, fit wall time."""
-    from depthdif.train.runner import run_training
+    """(c)/(d) the ray backend with `workers` Ray Train workers: per-epoch seconds, fit wall time."""
+    from depthdif.train import run
 
     start = time.perf_counter()
-    run_training("pixel", cfg, name=run_dir.name, storage_path=run_dir.parent, num_workers=workers,
-                 progress=False).raise_for_status()
+    run("pixel", replace_dotted(cfg, {"ray.num_workers": workers}), run_dir, backend="ray",
+        progress=False).raise_for_status()
     return epoch_seconds(run_dir), time.perf_counter() - start
 
 

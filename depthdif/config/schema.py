@@ -7,7 +7,7 @@ fields (e.g. `model.ambient_occlusion.further_drop_prob`). Ranges are checked at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .loader import bounded
 
@@ -25,11 +25,12 @@ class DataConfig:
     # Fraction of observed profiles (columns) withheld from the input and scored in evaluation.
     withheld_fraction: float = bounded(0.2, 0.0, 1.0, hi_open=True)
     withheld_seed: int = 1234
-    # Cap on the number of validation patches scored by sampling (a fixed, deterministic subset).
+    # Validation windows scored by sampling: a seeded draw (withheld_seed) across the whole val
+    # split among windows with an observed profile, the same in every epoch and every trial.
     val_subset: int = bounded(16, 1)
-    # Per-process cache of decoded Zarr chunks (PatchDataset cache_bytes = cache_mb * 2**20); 0 = off.
+    # Per-process cache of decoded Zarr chunks of the training loaders (cache_mb * 2**20 bytes); 0 = off.
     cache_mb: int = bounded(512, 0)
-    # Load the whole store into RAM in each reading process (small stores only).
+    # The training loaders load the whole store into RAM in each reading process (small stores only).
     in_memory: bool = False
 
     def check(self) -> None:
@@ -82,7 +83,12 @@ class ConditionConfig:
 
 @dataclass
 class ModelConfig:
-    model_type: Literal["cond_px_dif", "latent_cond_dif"] = "cond_px_dif"
+    """The denoiser. Pixel or latent space is the trainer kind's choice (`depthdif train pixel|latent`,
+    a study's `kind:`), not a config key."""
+
+    RETIRED_KEYS: ClassVar[dict[str, str]] = {
+        "model_type": "the trainer kind (`depthdif train pixel|latent`, a study's `kind:`) selects the model"}
+
     unet: UNetConfig = field(default_factory=UNetConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     ambient_occlusion: AmbientOcclusionConfig = field(default_factory=AmbientOcclusionConfig)
@@ -123,11 +129,13 @@ class EMAConfig:
 
 
 @dataclass
-class FaultInjectionConfig:
-    """Testing only: crash a worker once at a global step (recovery must be proven)."""
+class DebugConfig:
+    """Test-only hooks: crash or poison a run on purpose (recovery must be proven), trace shards.
 
-    crash_at_step: int | None = bounded(None, 0)
-    nan_at_step: int | None = bounded(None, 0)
+    Never set in a real run; kept out of the `training` block so nobody tunes it by accident."""
+
+    crash_at_step: int | None = bounded(None, 0)  # crash once at this global step
+    nan_at_step: int | None = bounded(None, 0)  # fill rank 0's batch with NaN at this global step
     marker_dir: str | None = None  # where the "already crashed once" marker lives (None: run dir)
     crash_rank: int = bounded(0, 0)  # which worker rank crashes (ranks >= world size never crash)
     # Each rank appends the patch_ids it trains/validates on per epoch under this dir (shard proof).
@@ -136,6 +144,9 @@ class FaultInjectionConfig:
 
 @dataclass
 class TrainingConfig:
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"fault_injection": "test-only fault injection is the `debug` block "
+                                                                "(e.g. debug.crash_at_step)"}
+
     seed: int = 0
     lr: float = bounded(2e-4, 0.0, lo_open=True)
     weight_decay: float = bounded(0.0, 0.0)
@@ -150,7 +161,6 @@ class TrainingConfig:
     checkpoints_to_keep: int = bounded(2, 1)  # newest kept (the latest is always kept)
     max_failures: int = bounded(0, 0)
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
-    fault_injection: FaultInjectionConfig = field(default_factory=FaultInjectionConfig)
 
 
 @dataclass
@@ -234,7 +244,7 @@ class RayConfig:
     """How a training run is placed on Ray (local runtime unless an address is given)."""
 
     address: str | None = None
-    num_workers: int = bounded(1, 0)  # 0 = Ray Train local mode (in-process, for tests)
+    num_workers: int = bounded(1, 0)  # 0: `depthdif train` trains in its own process, without Ray
     cpus_per_worker: float = bounded(1.0, 0.0, lo_open=True)
     gpus_per_worker: float = bounded(0.0, 0.0)
     storage_path: str = "runs"
@@ -254,6 +264,7 @@ class ExperimentConfig:
     latent: LatentConfig = field(default_factory=LatentConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    debug: DebugConfig = field(default_factory=DebugConfig)
 
     def check(self) -> None:
         amb = self.model.ambient_occlusion

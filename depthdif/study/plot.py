@@ -29,7 +29,7 @@ def hover_text(trials: pd.DataFrame, result: ParetoResult) -> list[str]:
     texts = []
     for _, row in trials.iterrows():
         lines = [f"trial {row.get('trial_id', '')} (#{row['trial_number']}) {row.get('state', '')}"]
-        lines += [f"{c.removeprefix('objective/')} = {row[c]:.6g}" for c in result.columns
+        lines += [f"{metric} = {row[c]:.6g}" for metric, c in zip(result.metrics, result.columns)
                   if pd.notna(row[c])]
         lines += [f"{c.removeprefix('param/')} = {_short(row[c])}" for c in params]
         texts.append("<br>".join(lines))

@@ -35,6 +35,11 @@ TAIL_COLUMNS = ["fidelity", "duration_s", "train_seconds", "num_workers", "cpus"
 _NOT_METRICS = ("objective/", "config/")
 
 
+def objective_key(metric: str) -> str:
+    """The reported (and results-table) name of an objective's value: `objective/<metric>`."""
+    return f"{OBJECTIVE_PREFIX}{metric}"
+
+
 def results_path(study_dir: str | os.PathLike) -> Path:
     return Path(study_dir) / RESULTS_FILE
 
@@ -89,7 +94,7 @@ def trial_row(*, trial_id: str, trial_number: int, state: str, params: dict[str,
     row: dict[str, Any] = {"trial_id": trial_id, "trial_number": int(trial_number), "state": state}
     row.update({f"{PARAM_PREFIX}{k}": v for k, v in sorted(params.items())})
     for metric in metrics:
-        row[f"{OBJECTIVE_PREFIX}{metric}"] = _number(result.get(f"{OBJECTIVE_PREFIX}{metric}"))
+        row[objective_key(metric)] = _number(result.get(objective_key(metric)))
     for key, value in result.items():
         if "/" in key and not key.startswith(_NOT_METRICS) and isinstance(value, (int, float)):
             row[f"{METRIC_PREFIX}{key}"] = float(value)

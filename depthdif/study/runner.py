@@ -23,27 +23,25 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-for _key, _value in (("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0"), ("RAY_USAGE_STATS_ENABLED", "0")):
-    os.environ.setdefault(_key, _value)
+import optuna
+import pandas as pd
+import ray
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from ray import tune
+from ray.tune.search import ConcurrencyLimiter
 
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-import ray  # noqa: E402
-from optuna.storages import JournalStorage  # noqa: E402
-from optuna.storages.journal import JournalFileBackend  # noqa: E402
-from ray import tune  # noqa: E402
-from ray.tune.search import ConcurrencyLimiter  # noqa: E402
+from depthdif.data.location import StoreLocation
+from depthdif.data.schema import COMPLETE_MARKER
+from depthdif.train.ray_runtime import ensure_ray
 
-from depthdif.data.location import StoreLocation  # noqa: E402
-from depthdif.data.schema import COMPLETE_MARKER  # noqa: E402
-
-from .progress import FailureGuard, StudyRecorder  # noqa: E402
-from .results import close_orphans, read_results  # noqa: E402
-from .search_space import DefineByRun, base_values  # noqa: E402
-from .searcher import StudySearcher, make_sampler, objective_key  # noqa: E402
-from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_dir_of, synth_config  # noqa: E402
-from .trial import TrialSetup, make_trainable  # noqa: E402
-from .warm_start import prefill, warm_start_trials  # noqa: E402
+from .progress import FailureGuard, StudyRecorder
+from .results import close_orphans, objective_key, read_results
+from .search_space import DefineByRun, base_values
+from .searcher import StudySearcher, make_sampler
+from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_dir_of, synth_config
+from .trial import TrialSetup, make_trainable
+from .warm_start import prefill, warm_start_trials
 
 TUNE_DIR = "tune"
 JOURNAL_FILE = "optuna.journal"
@@ -80,7 +78,7 @@ def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | 
         study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions)
         added = prefill(study, warm)
         print(f"warm start: {added} trial(s) from {warm_start}", file=sys.stderr)
-    started = ensure_ray(address)
+    started = start_ray(address)
     try:
         searcher = build_searcher(spec, storage)
         tuner = build_tuner(spec, study_dir, searcher, progress)
@@ -99,7 +97,7 @@ def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, pr
         raise FileNotFoundError(f"{tune_path}: no Ray Tune experiment state to resume (the driver died "
                                 "before the first snapshot); start the study again with `study run`")
     ensure_store(spec)
-    started = ensure_ray(address)
+    started = start_ray(address)
     try:
         setup = TrialSetup.from_spec(spec, study_dir)
         tuner = tune.Tuner.restore(str(tune_path), trainable=make_trainable(setup),
@@ -155,15 +153,12 @@ def optuna_storage(study_dir: Path) -> JournalStorage:
     return JournalStorage(JournalFileBackend(str(Path(study_dir) / JOURNAL_FILE)))
 
 
-def ensure_ray(address: str | None) -> bool:
-    """Join `address` (or RAY_ADDRESS), else start a local runtime; True if this call started it."""
-    if ray.is_initialized():
-        return False
-    target = address or os.environ.get("RAY_ADDRESS") or "local"
-    # Trial logs (Lightning chatter) stay in Ray's log files; the terminal shows the study's own
-    # line per trial. DEPTHDIF_TRIAL_LOGS=1 streams them when debugging.
-    ray.init(address=target, log_to_driver=os.environ.get("DEPTHDIF_TRIAL_LOGS", "0") == "1")
-    return True
+def start_ray(address: str | None) -> bool:
+    """`ensure_ray` for a study driver; True if this call started the runtime.
+
+    Trial logs (Lightning chatter) stay in Ray's log files; the terminal shows the study's own
+    line per trial. DEPTHDIF_TRIAL_LOGS=1 streams them when debugging."""
+    return ensure_ray(address, log_to_driver=os.environ.get("DEPTHDIF_TRIAL_LOGS", "0") == "1")
 
 
 def build_searcher(spec: StudySpec, storage: JournalStorage) -> StudySearcher:

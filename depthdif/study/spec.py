@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from depthdif.config import ConfigError, ExperimentConfig, from_dict, replace_dotted, to_dict
-from depthdif.config.loader import apply_overrides, bounded, read_yaml, save
+from depthdif.config.loader import apply_overrides, bounded, flatten, read_yaml, save
 from depthdif.data.location import absolute
+from depthdif.train.best_metrics import better
 
 from .search_space import SearchSpace, load_search_space
 
@@ -119,6 +120,11 @@ class StudySpec:
         metrics = [o.metric for o in self.objectives]
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"objectives: duplicate metrics in {metrics}")
+        for objective in self.objectives:  # the trainer's best-so-far must be the study's best too
+            declared = {"lower": "minimize", "higher": "maximize"}.get(better(objective.metric) or "")
+            if declared and objective.direction != declared:
+                raise ValueError(f"objectives: {objective.metric} is better {better(objective.metric)} "
+                                 f"(depthdif/train/best_metrics.py): its direction must be {declared}")
         es = self.early_stopping
         if es is not None:
             if es.metric is not None and es.metric not in metrics:
@@ -219,29 +225,13 @@ def _resolve_experiment(spec: StudySpec, folder: Path, source: str) -> Experimen
         cfg = ExperimentConfig()
     if spec.overrides:
         try:
-            cfg = replace_dotted(cfg, flatten_dotted(spec.overrides), f"{source}: overrides")
+            cfg = replace_dotted(cfg, flatten(spec.overrides), f"{source}: overrides")
         except ConfigError as exc:
             raise ConfigError(source, f"overrides.{exc.key}", str(exc).rsplit(": ", 1)[-1]) from None
     store = spec.data.store or cfg.data.store
     store = absolute(store)  # a URI (s3://...) stays as it is
     spec.data.store = store
     return replace_dotted(cfg, {"data.store": store}, source)
-
-
-def flatten_dotted(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"training": {"lr": 1}}` and `{"training.lr": 1}` both → `{"training.lr": 1}`.
-
-    `--set overrides.training.lr=…` nests; replacing the nested dict whole would reset the
-    sibling fields to their defaults, so overrides are always applied leaf by leaf.
-    """
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            flat.update(flatten_dotted(value, dotted))
-        else:
-            flat[dotted] = value
-    return flat
 
 
 def _resolve_search_space(value: str | dict[str, Any], folder: Path, cfg: ExperimentConfig) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from .results import OBJECTIVE_PREFIX, PARAM_PREFIX, STATES, read_results
+from .results import PARAM_PREFIX, STATES, objective_key, read_results
 from .spec import Objective, read_study_dir
 
 
@@ -55,7 +55,7 @@ def study_status(study_dir: str | os.PathLike) -> StudyStatus:
 
 def best_of(table: pd.DataFrame, objective: Objective) -> Best | None:
     """Best finite value among COMPLETE trials (PRUNED/FAILED never count)."""
-    column = f"{OBJECTIVE_PREFIX}{objective.metric}"
+    column = objective_key(objective.metric)
     if column not in table:
         return None
     done = table[(table["state"] == "COMPLETE") & table[column].notna()]
@@ -90,7 +90,7 @@ def format_trial_line(row: dict[str, Any], metrics: list[str], done: int | None 
     head = f"[{done}/{budget}] " if done is not None and budget is not None else ""
     values = []
     for metric in metrics:
-        value = row.get(f"{OBJECTIVE_PREFIX}{metric}")
+        value = row.get(objective_key(metric))
         values.append(f"{metric}={_fmt(value)}")
     params = ", ".join(f"{k[len(PARAM_PREFIX):].rsplit('.', 1)[-1]}={_fmt(v)}"
                        for k, v in row.items() if k.startswith(PARAM_PREFIX) and not _missing(v))

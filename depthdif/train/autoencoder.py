@@ -94,7 +94,8 @@ class AutoencoderSystem(pl.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         loss = self.loss(batch, self.reconstruct(batch))
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["y"].shape[0], sync_dist=True)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["y"].shape[0], sync_dist=True,
+                 on_step=False, on_epoch=True)  # the epoch mean, not the last batch
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:

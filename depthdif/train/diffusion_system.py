@@ -16,7 +16,7 @@ network in depthdif/models; this module wires them to batches, the optimizer, lo
 `model_channels`, `condition_channels` and `build_denoiser` run inside `__init__`, so a subclass
 must set what they read (plain attributes) before calling `super().__init__`.
 
-Logged: `train/loss`, `val/loss` (fixed seeds per batch, so epochs are comparable), the ambient
+Logged: `train/loss` (the epoch mean), `val/loss` (fixed seeds per batch, so epochs are comparable), the ambient
 fractions of seed 000 under `train/` and `val/`, and every `ReconstructionMetrics` key under
 `val/` (`val/rmse_full`, `val/rmse_withheld`, `val/rmse_depth/<k>`, …) from DDIM samples of the
 EMA network on the validation subset with a fixed fraction of profiles withheld.
@@ -168,9 +168,11 @@ class DiffusionSystem(pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         loss, fractions = self.compute_loss(batch, self.denoiser, None)
         size = batch["x"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        # Epoch means (weighted by batch size), not the last batch's value.
+        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True, on_step=False, on_epoch=True)
         if fractions:
-            self.log_dict({f"train/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
+            self.log_dict({f"train/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True,
+                          on_step=False, on_epoch=True)
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:

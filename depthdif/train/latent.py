@@ -1,4 +1,4 @@
-"""LatentDiffusionSystem (`model.model_type: latent_cond_dif`): the pixel system plus an AE pair.
+"""LatentDiffusionSystem (`depthdif train latent`): the pixel system plus an AE pair.
 
 Composition, not a fork (STYLE.md habit 16): schedules, samplers, EMA, the ambient objective,
 validation sampling and `ReconstructionMetrics` are the `DiffusionSystem` ones; this class only
@@ -62,7 +62,6 @@ from depthdif.train.autoencoder import autoencoder_state, load_autoencoder, load
 from depthdif.train.diffusion_system import DiffusionSystem, as_config, as_normalization
 
 KIND = "latent"
-MODEL_TYPE = "latent_cond_dif"
 # Relative tolerance when comparing the AE's normalization / depth axis with the store's.
 STATS_RTOL = 1e-4
 
@@ -115,8 +114,7 @@ class LatentDiffusionSystem(DiffusionSystem):
     @staticmethod
     def _resolve_autoencoder(cfg: ExperimentConfig, normalization: Normalization, depth: list[float],
                              autoencoder: DepthBandAutoencoder | None) -> tuple[DepthBandAutoencoder, ExperimentConfig]:
-        """The AE to use and the config that records it (model_type and the AE's own `ae` block)."""
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, model_type=MODEL_TYPE))
+        """The AE to use and the config that records it (the AE's own `ae` block)."""
         path = cfg.latent.ae_checkpoint
         if autoencoder is None and path is not None:
             autoencoder, ae_cfg, ae_norm, ae_depth = load_autoencoder(path)

@@ -36,11 +36,12 @@ class StoreMeta:
     depth: np.ndarray
 
 
-def store_meta(cfg: ExperimentConfig) -> StoreMeta:
-    """Read the normalization and depth axis of `cfg.data.store`, restricted to its EO channels."""
+def store_meta(cfg: ExperimentConfig, store: Any = None) -> StoreMeta:
+    """The normalization and depth axis of `cfg.data.store` (or of `store`, already opened),
+    restricted to the config's EO channels."""
     from depthdif.data.store import OceanStore
 
-    store = OceanStore.open(cfg.data.store, check_chunks=False)
+    store = store if store is not None else OceanStore.open(cfg.data.store, check_chunks=False)
     return StoreMeta(store.normalization.select_eo(list(cfg.data.eo_channels)), np.asarray(store.depth))
 
 

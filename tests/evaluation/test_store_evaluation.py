@@ -55,10 +55,10 @@ TINY_MODEL = [
 def test_eval_scores_a_checkpoint_with_an_ensemble(tiny_store, tmp_path):
     from depthdif.config.loader import load
     from depthdif.config.schema import ExperimentConfig
-    from depthdif.train.loop import fit_in_process
+    from depthdif.train import run
 
     cfg = load(ExperimentConfig, None, TINY_MODEL + [f"data.store={tiny_store}"])
-    result = fit_in_process("pixel", cfg, tmp_path / "run", progress=False)
+    result = run("pixel", cfg, tmp_path / "run", progress=False)
     assert result.ok, result.error
     out = tmp_path / "eval"
     code = main(["eval", "--checkpoint", str(result.checkpoint_dir), "--store", str(tiny_store), "--split", "val",

@@ -18,8 +18,9 @@ from depthdif.evaluation.withheld import withhold_profiles
 from depthdif.export import export_checkpoint, load_export
 from depthdif.train.autoencoder import AutoencoderSystem, load_autoencoder
 from depthdif.train.latent import LatentDiffusionSystem, masked_avg_pool
-from depthdif.train.loop import fit_in_process, read_metrics_log
+from depthdif.train import run
 from depthdif.train.pixel import PixelDiffusionSystem
+from depthdif.train.run_dir import RunDir
 from depthdif.train.systems import load_system
 
 from ._tiny import tiny_config
@@ -59,8 +60,7 @@ def ae_checkpoint_s2(tiny_store, tmp_path_factory):
 
 
 def latent_system(store, ae_path, **overrides):
-    cfg = tiny_config(store, **{"latent.ae_checkpoint": str(ae_path), "model.model_type": "latent_cond_dif",
-                                **overrides})
+    cfg = tiny_config(store, **{"latent.ae_checkpoint": str(ae_path), **overrides})
     val = PatchDataset(store, "val")
     return LatentDiffusionSystem(cfg, val.normalization, val.depth)
 
@@ -112,8 +112,7 @@ def test_sampling_decodes_to_all_levels(tiny_store, ae_checkpoint, ae_checkpoint
 def test_validation_metrics_follow_the_pixel_definitions(tiny_store, ae_checkpoint, tmp_path):
     """Same metric keys as the pixel model, and val/rmse_full equals a hand computation on decoded samples."""
     system = latent_system(tiny_store, ae_checkpoint)
-    pixel_cfg = replace_dotted(system.cfg, {"model.model_type": "cond_px_dif"})
-    pixel = PixelDiffusionSystem(pixel_cfg, system.normalization, system.depth)
+    pixel = PixelDiffusionSystem(system.cfg, system.normalization, system.depth)
     latent_logged = trainer_for(tmp_path).validate(system, loaders(tiny_store)[1], verbose=False)[0]
     pixel_logged = trainer_for(tmp_path).validate(pixel, loaders(tiny_store)[1], verbose=False)[0]
     metric_keys = {k for k in pixel_logged if "rmse" in k or "mae" in k or "bias" in k}
@@ -141,11 +140,11 @@ def test_logged_latent_width_is_the_loaded_aes(tiny_store, ae_checkpoint, tmp_pa
 def test_run_dir_records_the_resolved_config_and_width(tiny_store, ae_checkpoint, tmp_path):
     cfg = tiny_config(tiny_store, **{"latent.ae_checkpoint": str(ae_checkpoint), "ae.latent_channels": 16,
                                      "training.max_epochs": 1, "training.limit_train_batches": 1})
-    result = fit_in_process("latent", cfg, tmp_path / "run", progress=False)
+    result = run("latent", cfg, tmp_path / "run", progress=False)
     assert result.ok, result.error
-    recorded = load(ExperimentConfig, tmp_path / "run" / "config.yaml")
-    assert recorded.ae.latent_channels == 4 and recorded.model.model_type == "latent_cond_dif"
-    assert read_metrics_log(result.run_dir)[-1]["model/latent_channels"] == 4.0
+    recorded = load(ExperimentConfig, RunDir(tmp_path / "run").config_file)
+    assert recorded.ae.latent_channels == 4 and RunDir(tmp_path / "run").kind() == "latent"
+    assert RunDir(result.run_dir).metrics()[-1]["model/latent_channels"] == 4.0
     assert "best/model/latent_channels" not in result.metrics  # reported as-is, not best-so-far
 
 
@@ -172,7 +171,7 @@ def test_resolved_config_records_the_ae_it_loaded(tiny_store, ae_checkpoint):
     system = latent_system(tiny_store, ae_checkpoint, **{"ae.latent_channels": 16})
     assert system.cfg.ae.latent_channels == 4  # the checkpoint's AE, not the stale request
     assert system.hparams["config"]["ae"]["latent_channels"] == 4
-    assert system.hparams["config"]["model"]["model_type"] == "latent_cond_dif"
+    assert system.hparams["kind"] == "latent"
 
 
 def test_checkpoint_and_export_rebuild_the_same_sampler(tiny_store, ae_checkpoint, tmp_path):
