@@ -8,7 +8,7 @@ import numpy as np
 from depthdif.data.index import SplitSpec
 from depthdif.data.ingest import IngestSpec, ingest
 from depthdif.data.store import OceanStore
-from depthdif.train.runner import run_training
+from depthdif.train import run
 
 from ._tiny import tiny_config
 
@@ -24,6 +24,6 @@ def test_argo_alone_without_eo_trains_with_the_ambient_objective(shared_data, tm
     assert np.isfinite(store.normalization.depth_mean).all()
     cfg = tiny_config(out, **{"model.ambient_occlusion.enabled": True, "training.max_epochs": 1,
                               "training.limit_train_batches": 2})
-    result = run_training("pixel", cfg, name="argo_no_eo", storage_path=tmp_path, num_workers=0, progress=False)
+    result = run("pixel", cfg, tmp_path / "argo_no_eo", progress=False)
     assert result.status == "completed", result.error
     assert np.isfinite(result.metrics["train/loss"]) and result.metrics["train/loss"] > 0
