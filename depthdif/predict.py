@@ -143,8 +143,11 @@ class TiledWindows(torch.utils.data.Dataset):
     def __init__(self, store_path: Path, windows: pd.DataFrame, eo_channels: list[str]):
         from depthdif.data.dataset import PatchDataset
 
-        # The train split always exists; it only lends its reader and normalization here.
-        self.reader = PatchDataset(store_path, "train", eo_channels=eo_channels)
+        # The train split always exists; it only lends its reader and normalization here (float ids
+        # serve evaluation only: their fallback warnings do not concern a prediction).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.reader = PatchDataset(store_path, "train", eo_channels=eo_channels)
         self.rows = windows.to_dict("records")
 
     def __len__(self) -> int:

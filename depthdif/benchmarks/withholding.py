@@ -25,6 +25,7 @@ import pandas as pd
 import torch
 
 from depthdif.baselines.registry import BASELINES, build_baseline
+from depthdif.benchmarks.baselines import scored_batches
 from depthdif.benchmarks.report import benchmark_parser, machine_line, publish
 from depthdif.config.schema import BaselinesConfig
 from depthdif.data.dataset import PatchDataset
@@ -33,7 +34,6 @@ from depthdif.data.profiles import bin_profiles
 from depthdif.data.store import write_store
 from depthdif.data.synthetic import SynthConfig, make_synthetic_store, synthesize
 from depthdif.evaluation.compare import compare_methods
-from depthdif.evaluation.store_evaluation import collate
 from depthdif.evaluation.withheld import WITHHELD_MODES, withhold_profiles
 
 SECTION = "withholding"
@@ -68,13 +68,6 @@ def monthly_store(cfg: SynthConfig, out: Path, factor: int = MONTH_FACTOR) -> Pa
     return write_store(month, out, profiles=profiles, patch_size=cfg.patch_size, stride=cfg.stride,
                        max_land_fraction=cfg.max_land_fraction, split=split, chunks={"lat": cfg.chunk},
                        provenance={"generator": "depthdif.benchmarks.withholding (monthly)"}, progress=False)
-
-
-def scored_batches(store: Path, batch_size: int = 8):
-    for split in ("val", "test"):
-        dataset = PatchDataset(store, split)
-        for start in range(0, len(dataset), batch_size):
-            yield collate([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
 
 
 def same_float_leaks(batch: dict, held_in: dict, withheld: torch.Tensor) -> tuple[int, int]:
@@ -152,7 +145,9 @@ def render(cfg: SynthConfig, rows, quick: bool) -> str:
             lines.append(f"| {name} | {method} | {row['column']:.3f} | {row['float']:.3f} | "
                          f"{row['float'] / row['column']:.2f} |")
     lines += ["", "Reading: where a float profiles more than once per store step, column withholding leaves its "
-              "other profiles in the input and flatters every method; whole-float withholding removes them."]
+              "other profiles in the input and flatters every method that uses them; whole-float withholding "
+              "removes them. The two modes score different profiles: climatology, which uses none, shows how much "
+              "of a change is only that sampling difference."]
     return "\n".join(lines)
 
 
