@@ -33,7 +33,7 @@ from depthdif.config.schema import ExperimentConfig
 from depthdif.data.dataset import PatchDataset
 from depthdif.data.synthetic import SynthConfig, make_synthetic_store
 from depthdif.evaluation.metrics import ReconstructionMetrics
-from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.evaluation.withheld import withhold_for_scoring
 from depthdif.models.autoencoder import DepthBandAutoencoder, build_autoencoder, reconstruction_loss
 from depthdif.train.latent import LatentDiffusionSystem
 from depthdif.train.pixel import PixelDiffusionSystem
@@ -217,7 +217,7 @@ def diffusion_scores(system, loader: DataLoader) -> dict:
     metrics.reset()
     cfg = system.cfg
     for i, batch in enumerate(loader):
-        held_in, withheld = withhold_profiles(batch, cfg.data.withheld_fraction, cfg.data.withheld_seed)
+        held_in, withheld = withhold_for_scoring(batch, cfg.data)
         metrics.update(system.sample(held_in, seed=cfg.sampling.seed + i), batch, withheld)
     return {k: float(v) for k, v in metrics.compute().items()}
 

@@ -22,7 +22,11 @@ class DataConfig:
     eo_channels: list[EOChannel] = field(default_factory=lambda: ["sst"])
     batch_size: int = bounded(8, 1)
     num_workers: int = bounded(0, 0)
-    # Fraction of observed profiles (columns) withheld from the input and scored in evaluation.
+    # What is withheld from the input and scored (validation, `depthdif eval`, benchmarks):
+    # "float" = whole Argo floats, each withheld with probability withheld_fraction (every profile
+    # of a withheld float leaves every window of the split); "column" = withheld_fraction of each
+    # window's observed columns (optimistic: other profiles of the same float stay in the input).
+    withheld_mode: Literal["float", "column"] = "float"
     withheld_fraction: float = bounded(0.2, 0.0, 1.0, hi_open=True)
     withheld_seed: int = 1234
     # Validation windows scored by sampling: a seeded draw (withheld_seed) across the whole val

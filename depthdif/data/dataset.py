@@ -18,6 +18,7 @@ import torch
 
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES
+from depthdif.data.float_ids import FloatIndex, read_profile_cells
 from depthdif.data.location import store_source
 from depthdif.data.normalization import Normalization
 from depthdif.data.store import OceanStore
@@ -57,6 +58,10 @@ class PatchDataset(torch.utils.data.Dataset):
         self.n_levels = opened.n_levels
         self.n_eo = len(channels)
         self.has_target = opened.has_target
+        # Which float made each observed column (whole-float withholding, evaluation/withheld.py).
+        self.float_index = FloatIndex.from_profiles(read_profile_cells(opened.location),
+                                                    (opened.ds.sizes["lat"], opened.ds.sizes["lon"]),
+                                                    where=str(self.store_path))
         self._store: OceanStore | None = None
         self._pid: int | None = None
 
@@ -92,7 +97,11 @@ class PatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} patches")
-        r = {k: v[i] for k, v in self._rows.items()}
+        return self.window_item({k: v[i] for k, v in self._rows.items()})
+
+    def window_item(self, r: dict) -> dict[str, torch.Tensor]:
+        """Read any window of the store as a batch item; `r` has the `_row_arrays` fields
+        (predict uses this for windows that are not in the patch index)."""
         w = self._opened().read_window(int(r["time_index"]), int(r["y0"]), int(r["x0"]), int(r["size"]))
         return self.to_batch_item(w, r)
 
@@ -114,6 +123,9 @@ class PatchDataset(torch.utils.data.Dataset):
             "y_valid_mask": y_mask, "land_mask": w[S.LAND][None],
         }
         out = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in item.items()}
+        observed = x_mask.any(axis=0)
+        out["float_ids"] = torch.from_numpy(self.float_index.window(
+            int(r["time_index"]), int(r["y0"]), int(r["x0"]), int(r["size"]), observed))
         out["depth"] = torch.from_numpy(self.depth.copy())
         out["patch_id"] = torch.tensor(int(r["patch_id"]), dtype=torch.int64)
         out["lat"] = torch.tensor(float(r["lat"]), dtype=torch.float32)

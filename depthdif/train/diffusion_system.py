@@ -46,7 +46,7 @@ from depthdif.diffusion.parameterization import check_ambient_parameterization
 from depthdif.diffusion.sampling import member_generator, sample_ensemble
 from depthdif.diffusion.schedule import make_schedule
 from depthdif.evaluation.metrics import ReconstructionMetrics
-from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.evaluation.withheld import withhold_for_scoring
 from depthdif.models.condition import build_condition, condition_channels
 from depthdif.models.unet import UNet
 
@@ -186,7 +186,7 @@ class DiffusionSystem(pl.LightningModule):
         self.log("val/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
         if fractions:
             self.log_dict({f"val/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
-        held_in, withheld = withhold_profiles(batch, self.cfg.data.withheld_fraction, self.cfg.data.withheld_seed)
+        held_in, withheld = withhold_for_scoring(batch, self.cfg.data)
         samples = self.sample(held_in, seed=self.cfg.sampling.seed + batch_idx)
         self.val_metrics.update(samples, batch, withheld)
 
