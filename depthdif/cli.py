@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import io
 import os
 import sys
 import traceback
@@ -60,14 +61,22 @@ def describe_error(exc: BaseException) -> str:
         return f"config error: {exc}"
     if isinstance(exc, StudyLocked):
         return f"study busy: {exc}"
-    if isinstance(exc, OSError) and exc.errno is not None and exc.filename is not None:
-        paths = str(exc.filename) + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
+    if isinstance(exc, OSError) and exc.errno is not None:
+        path = exc.filename if exc.filename is not None else _open_file(exc)
+        paths = f"{path}" + (f" -> {exc.filename2}" if exc.filename2 is not None else "")
         name = errno.errorcode.get(exc.errno, str(exc.errno))
-        return (f"error: {paths}: {os.strerror(exc.errno)} ({name}) while {_operation(exc)}; "
+        return (f"error: {paths or '(path unknown)'}: {os.strerror(exc.errno)} ({name}) while {_operation(exc)}; "
                 "rerun with --debug for the traceback")
-    if isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, FileExistsError)):
-        return f"error: {exc} (while {_operation(exc)}); rerun with --debug for the traceback"
     return f"error: {exc}"
+
+
+def _open_file(exc: BaseException) -> str | None:
+    """A write error carries no file name: take it from a file object open in the failing frames."""
+    for frame, _ in reversed(list(traceback.walk_tb(exc.__traceback__))):
+        for value in frame.f_locals.values():
+            if isinstance(value, io.IOBase) and isinstance(getattr(value, "name", None), str):
+                return value.name
+    return None
 
 
 def _operation(exc: BaseException) -> str:

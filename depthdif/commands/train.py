@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from depthdif.commands.common import add_set_argument
+from depthdif.ownership import RUN_MARKERS, refuse_foreign
 
 KINDS = ("pixel", "latent", "ae")
 
@@ -63,7 +64,10 @@ def resolve(args: argparse.Namespace):
     if args.resume is not None:
         return cfg, run_dir.parent, run_dir.name
     storage = args.storage or cfg.ray.storage_path
-    return cfg, storage, args.name or default_run_name(args.kind, cfg)
+    name = args.name or default_run_name(args.kind, cfg)
+    if "://" not in str(storage):  # never train into (and later prune) a folder depthdif did not make
+        refuse_foreign(Path(storage).expanduser() / name, RUN_MARKERS, "run directory")
+    return cfg, storage, name
 
 
 def handle_train(args: argparse.Namespace) -> int:
