@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from depthdif.cli import describe_error, main
+from depthdif.cli import main
 
 
 def test_unwritable_storage_is_one_line_not_a_traceback(tmp_path, tiny_store, capsys):
@@ -24,6 +24,8 @@ def test_unwritable_storage_is_one_line_not_a_traceback(tmp_path, tiny_store, ca
 
 
 def test_a_full_disk_names_the_errno_and_the_operation():
+    from depthdif.cli import describe_error
+
     def write_results():  # a real ENOSPC: /dev/full accepts nothing
         with open("/dev/full", "w") as fh:
             fh.write("x" * 10)

@@ -4,6 +4,7 @@ counts more finished trials than the budget."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -16,9 +17,7 @@ from pathlib import Path
 import pytest
 
 from depthdif.cli import main
-from depthdif.study.driver_lock import DriverState, driver_state, hold_driver_lock
 from depthdif.study.results import ORPHAN_ERROR, read_results, trial_row, write_results
-from depthdif.study.runner import make_study_dir
 from depthdif.study.spec import load_study_spec, save_study_spec
 from _study_helpers import TINY_EXPERIMENT, write_study
 
@@ -51,6 +50,8 @@ def _running_rows(study_dir: Path) -> int:
 
 @pytest.mark.slow
 def test_two_drivers_started_together_one_runs_the_other_is_refused(tmp_path, tiny_store, capsys):
+    from depthdif.study.driver_lock import DriverState, driver_state, hold_driver_lock
+
     experiment = {**TINY_EXPERIMENT, "training": {**TINY_EXPERIMENT["training"], "max_epochs": 200}}
     path = write_study(tmp_path, tiny_store, name="twice", trials=4, experiment=experiment)
     study_dir = tmp_path / "studies" / "twice"
@@ -90,15 +91,14 @@ def test_two_drivers_started_together_one_runs_the_other_is_refused(tmp_path, ti
     assert driver_state(study_dir) == DriverState(False, None)  # released cleanly: no stale record
 
 
-def _kill_a_lock_holder(study_dir: Path) -> int:
-    """A real driver process that takes the lock and is SIGKILLed: leaves a stale record."""
-    code = ("import sys, time; from depthdif.study.driver_lock import hold_driver_lock\n"
-            "with hold_driver_lock(sys.argv[1], 'study resume', take_over_stale=True):\n"
-            "    print('held', flush=True); time.sleep(600)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(study_dir)], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "held"
+def _dead_holder_record(study_dir: Path) -> int:
+    """The lock record a SIGKILLed driver leaves behind (no process holds the flock any more)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)
+    record = {"pid": proc.pid, "host": socket.gethostname(), "started": "2026-01-01T00:00:00+00:00",
+              "command": "study resume"}
+    (study_dir / "driver.lock").write_text(json.dumps(record) + "\n")
     return proc.pid
 
 
@@ -111,12 +111,12 @@ def _row(trial_id: str, number: int, state: str, error: str = "") -> dict:
 def test_status_marks_a_dead_drivers_running_rows_and_never_counts_past_the_budget(tmp_path, tiny_store, capsys):
     spec = load_study_spec(write_study(tmp_path, tiny_store, name="dead", trials=3))
     study_dir = tmp_path / "studies" / "dead"
-    make_study_dir(study_dir)
+    study_dir.mkdir(parents=True)
     save_study_spec(spec, study_dir)
     rows = [_row("a", 0, "COMPLETE"), _row("b", 1, "FAILED", ORPHAN_ERROR), _row("c", 2, "COMPLETE"),
             _row("d", 3, "RUNNING")]
     write_results(study_dir, rows)
-    pid = _kill_a_lock_holder(study_dir)
+    pid = _dead_holder_record(study_dir)
     assert main(["study", "status", str(study_dir)]) == 0
     out = capsys.readouterr().out
     assert f"driver: DEAD (pid {pid} on host {socket.gethostname()}" in out and "study resume" in out
@@ -125,8 +125,10 @@ def test_status_marks_a_dead_drivers_running_rows_and_never_counts_past_the_budg
     assert "#3 d RUNNING (driver dead)" in out
     # the resumed driver finished the running trial: 3/3, never 4/3
     write_results(study_dir, rows[:3] + [_row("d", 3, "COMPLETE")])
-    with hold_driver_lock(study_dir, "study resume", take_over_stale=True):
-        pass
+    from depthdif.study.driver_lock import hold_driver_lock
+
+    with hold_driver_lock(study_dir, "study resume", take_over_stale=True) as dead:
+        assert dead.pid == pid
     assert main(["study", "status", str(study_dir)]) == 0
     out = capsys.readouterr().out
     assert "driver: not running" in out and "trials: 3/3 finished" in out and "COMPLETE=3" in out

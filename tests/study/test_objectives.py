@@ -13,7 +13,6 @@ from depthdif.cli import main
 from depthdif.config import ConfigError
 from depthdif.config.loader import from_dict, replace_dotted
 from depthdif.config.schema import ExperimentConfig
-from depthdif.study.metric_names import LEVEL, emitted_metrics
 from depthdif.study.spec import load_study_spec
 from _study_helpers import TINY_EXPERIMENT, write_study
 
@@ -63,6 +62,8 @@ def _reported(run_dir: Path) -> set[str]:
 ])
 def test_declared_names_match_a_real_run(kind, overrides, tiny_store, tmp_path):
     """Both ways: everything a real run reports is declared, and everything declared is reported."""
+    from depthdif.study.metric_names import LEVEL, emitted_metrics
+
     experiment = {**TINY_EXPERIMENT, "data": {**TINY_EXPERIMENT["data"], "store": str(tiny_store)}}
     config = tmp_path / "config.yaml"
     config.write_text(yaml.safe_dump(experiment))
