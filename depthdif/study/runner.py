@@ -35,14 +35,13 @@ from optuna.storages.journal import JournalFileBackend  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
-from depthdif.data.location import StoreLocation  # noqa: E402
 from depthdif.config import to_dict  # noqa: E402
+from depthdif.data.location import StoreLocation  # noqa: E402
 from depthdif.data.schema import COMPLETE_MARKER  # noqa: E402
 from depthdif.data.store_origin import StoreOrigin, refuse_foreign_store, store_origin  # noqa: E402
 from depthdif.ownership import STUDY_MARKERS, refuse_foreign  # noqa: E402
 
 from .driver_lock import hold_driver_lock  # noqa: E402
-
 from .progress import FailureGuard, StudyRecorder  # noqa: E402
 from .results import close_orphans, read_results  # noqa: E402
 from .search_space import DefineByRun, base_values  # noqa: E402
