@@ -34,6 +34,7 @@ from depthdif import __version__
 from depthdif.config import ExperimentConfig, from_dict, load, save
 from depthdif.data.normalization import Normalization
 from depthdif.atomic import swap_into_place
+from depthdif.ownership import EXPORT_MARKERS, refuse_foreign
 
 WEIGHTS, CONFIG, NORMALIZATION = "weights.safetensors", "config.yaml", "normalization.json"
 OBJECTIVES, PARAMS, METADATA, MANIFEST = "objectives.json", "params.json", "metadata.json", "MANIFEST.sha256"
@@ -119,6 +120,7 @@ def _plain(value: Any) -> Any:
 def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir}: export exists; pass --overwrite to replace it")
+    refuse_foreign(out_dir, EXPORT_MARKERS, "export folder")  # --overwrite replaces only our exports
 
 
 def sha256_of(path: Path) -> str:

@@ -28,6 +28,7 @@ Zarr next to `out`, then renamed into place.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sys
 import uuid
@@ -49,6 +50,7 @@ from depthdif.data.location import absolute
 from depthdif.atomic import swap_into_place
 
 MEAN, SPREAD = "temperature_mean", "temperature_spread"
+PREDICTION_TITLE = "depthdif reconstruction"  # the root attribute that marks our outputs
 SPLIT_CHOICES = ("all", "train", "val", "test")
 BATCH_SEED_STRIDE = 100_000
 
@@ -209,6 +211,7 @@ def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, spl
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: prediction exists; pass --overwrite to replace it")
+    _refuse_foreign_output(out)
     store = OceanStore.open(store_path)
     _check_compatible(system, store)
     samples = system.cfg.sampling.ensemble_size if samples is None else int(samples)
@@ -218,7 +221,7 @@ def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, spl
     size = int(store.index["size"].iloc[0])
     stride = max(1, size // 2) if stride is None else int(stride)
     windows = tile_windows(store, split, stride, size)
-    attrs = {"title": "depthdif reconstruction", "source": source, "split": split, "samples": samples,
+    attrs = {"title": PREDICTION_TITLE, "source": source, "split": split, "samples": samples,
              "seed": seed, "batch_size": batch_size, "patch_size": size, "stride": stride,
              "store": absolute(store_path), "package_version": __version__,
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -233,6 +236,19 @@ def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, spl
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _refuse_foreign_output(out: Path) -> None:
+    """--overwrite replaces only an earlier prediction: never the input store or a foreign folder."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    try:
+        title = json.loads((out / "zarr.json").read_text())["attributes"].get("title")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        title = None
+    if title != PREDICTION_TITLE:
+        raise FileExistsError(f"{out}: exists and is not a depthdif prediction (the input store, or another "
+                              "tool's output?); refusing to replace it: choose another --out")
 
 
 def _check_compatible(system: Any, store: Any) -> None:

@@ -138,6 +138,21 @@ def test_split_restricts_coverage_and_existing_output_is_kept(tiny_store, untrai
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
 
 
+def test_overwrite_replaces_a_prediction_never_the_input_store(tiny_store, untrained_system, tmp_path):
+    import shutil
+
+    out = predict_to_zarr(untrained_system, tiny_store, tmp_path / "p.zarr", split="test", samples=1,
+                          progress=False)
+    predict_to_zarr(untrained_system, tiny_store, out, split="test", samples=1, seed=1, overwrite=True,
+                    progress=False)  # an earlier prediction is ours to replace
+    store_copy = shutil.copytree(tiny_store, tmp_path / "store.zarr")
+    with pytest.raises(FileExistsError, match=r"store.zarr: exists and is not a depthdif prediction"):
+        predict_to_zarr(untrained_system, store_copy, store_copy, overwrite=True, progress=False)
+    from depthdif.data.store import OceanStore
+
+    OceanStore.open(store_copy).verify()  # untouched
+
+
 def test_argo_only_store_masks_land_but_not_the_sea_floor(tiny_store, untrained_system, tmp_path):
     """Without a target there is no sea-floor mask: only land and uncovered pixels are NaN."""
     from depthdif.data.store import OceanStore, write_store

@@ -55,7 +55,8 @@ def _register_synth(data_sub) -> None:
 def _register_info(data_sub) -> None:
     p = data_sub.add_parser("info", help="summarize a store: dims, splits, patches, profiles, statistics")
     p.add_argument("store", help="a store directory or an fsspec URI (s3://bucket/ocean.zarr)")
-    p.add_argument("--verify", action="store_true", help="also read every chunk (finds corrupt chunks)")
+    p.add_argument("--verify", action="store_true", help="also read every chunk: checksums, and values finite "
+                   "and physically plausible wherever the valid masks say valid")
     p.set_defaults(handler=handle_info)
 
 
@@ -90,10 +91,11 @@ def handle_info(args: argparse.Namespace) -> int:
     from depthdif.data.store import OceanStore
 
     store = OceanStore.open(args.store)
-    if args.verify:
-        store.verify(progress=True)
+    report = store.verify(progress=True) if args.verify else None
     print(store.summary())
     print(time_axis_text(store.ds["time"].values))
+    if report is not None:
+        print(report.summary())
     return 0
 
 

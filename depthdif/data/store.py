@@ -7,7 +7,8 @@ Layout of a store directory (Zarr v3 written through xarray, consolidated metada
   patch_index.parquet, profiles.parquet, normalization.json, config.yaml, .depthdif_complete
 Chunks are (1 time, all depths, chunk x chunk), so a window reads one chunk per variable when
 the chunk is a multiple of the patch stride. Every chunk is written, even all-NaN ones, so a
-missing chunk file is detectable on open (zarr would silently return the fill value).
+missing chunk file is detectable on open (zarr would silently return the fill value), and each
+carries a checksum (store_codecs.py), so a damaged one fails to decode instead of reading as junk.
 
 Argo-only stores (no GLORYS target) have no `y` / `y_valid_mask`: the dataset then returns y = 0
 and y_valid_mask = 0, and only the ambient-occlusion objective can train on them (the seed's point:
@@ -19,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -31,6 +31,7 @@ import xarray as xr
 import zarr
 
 from depthdif import __version__
+from depthdif.atomic import swap_into_place
 from depthdif.config.loader import atomic_write_text, dump_yaml, to_dict
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache, read_chunked_window
@@ -39,15 +40,13 @@ from depthdif.data.location import StoreLocation, is_uri, store_source
 from depthdif.data.normalization import Normalization
 from depthdif.data.profiles import validate_profiles
 from depthdif.data.split_leakage import apply_leakage_rule
+from depthdif.data.store_error import StoreError
+from depthdif.data.store_origin import refuse_foreign_store
 from depthdif.data.store_validation import validate_dataset
+from depthdif.data.store_verify import VALUE_MASKS, VerifyReport, verify_store
 from depthdif.data.store_writer import StoreSteps, quiet_zarr, steps_from_dataset, stream_steps
 
 DEFAULT_CHUNK = 64
-_ZARR_META = "zarr.json"
-
-
-class StoreError(ValueError):
-    """A store is incomplete, damaged or not a depthdif store; the message names the path."""
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def write_store(ds: xr.Dataset | StoreSteps, out: str | Path, *, profiles: pd.Da
         atomic_write_text(tmp / S.CONFIG_FILE, dump_yaml({"store": settings, "generator": to_dict(config),
                                                           "provenance": provenance or {}}))
         (tmp / S.COMPLETE_MARKER).write_text(dt.datetime.now(dt.timezone.utc).isoformat() + "\n")
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -114,29 +113,12 @@ def write_store(ds: xr.Dataset | StoreSteps, out: str | Path, *, profiles: pd.Da
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
+    """Only a depthdif store (or an empty folder) is ever replaced: we delete nothing we did not write."""
     if not out.exists():
         return
     if not overwrite:
         raise FileExistsError(f"{out}: output already exists; pass overwrite (--overwrite) to replace it")
-    looks_like_store = (out / S.COMPLETE_MARKER).exists() or (out / _ZARR_META).exists()
-    if out.is_file() or (any(out.iterdir()) and not looks_like_store):
-        raise FileExistsError(f"{out}: exists and is not a depthdif store; refusing to overwrite it")
-
-
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished store into place; an old store is moved aside first, deleted last."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    refuse_foreign_store(out)
 
 
 def _chunk_size(chunks: dict | None, ds: xr.Dataset) -> int:
@@ -276,7 +258,18 @@ class OceanStore:
         for name in (S.X_MASK, S.Y_MASK, S.EO_MASK, S.LAND):
             if name in out and out[name].dtype != bool:
                 out[name] = out[name].astype(bool)
+        self._refuse_nonfinite(out, f"time_index {time_index}, y0 {y0}, x0 {x0}, size {size}")
         return out
+
+    def _refuse_nonfinite(self, window: dict[str, np.ndarray], where: str) -> None:
+        """A NaN/inf the mask calls valid would train (or score) as garbage: stop at the read."""
+        for value, mask in VALUE_MASKS:
+            if value in window:
+                bad = int(np.count_nonzero(window[mask] & ~np.isfinite(window[value])))
+                if bad:
+                    raise StoreError(f"{self.path}: variable {value!r}: {bad} non-finite values under {mask} in "
+                                     f"the window at {where}; the store is damaged (check it with "
+                                     "`depthdif data info --verify`, rebuild it from its sources)")
 
     def in_memory(self) -> "OceanStore":
         """The same store with every array loaded into RAM (small stores, benchmarks)."""
@@ -284,18 +277,9 @@ class OceanStore:
         copy._arrays = {name: np.asarray(arr[...]) for name, arr in self._window_arrays().items()}
         return copy
 
-    def verify(self, progress: bool = False) -> None:
-        """Read every chunk once (catches corrupt chunks that check_chunks cannot see)."""
-        from tqdm.auto import tqdm
-
-        arrays = self._window_arrays()
-        for t in tqdm(range(self.ds.sizes["time"]), desc="verifying", disable=not progress):
-            for name, arr in arrays.items():
-                try:
-                    arr[...] if name == S.LAND else arr[t]
-                except Exception as exc:
-                    raise StoreError(f"{self.path}: variable {name!r}: corrupt data at time_index {t}: "
-                                     f"{type(exc).__name__}: {exc}") from exc
+    def verify(self, progress: bool = False) -> VerifyReport:
+        """Read every chunk once and check its values (see store_verify.py); raise StoreError."""
+        return verify_store(self, progress)
 
     def _variables(self) -> list[str]:
         return [v for v in S.STORE_VARIABLES if v in self.ds]

@@ -133,6 +133,30 @@ def _check_units(ds: xr.Dataset) -> None:
                      PLAUSIBLE[channel], EO_CANONICAL_UNITS[channel])
 
 
+def value_bounds(variable: str, channel: str | None = None) -> tuple[tuple[float, float], str]:
+    """(plausible range, unit) of a store variable (`eo` needs its channel)."""
+    if variable == S.EO:
+        return PLAUSIBLE[channel], EO_CANONICAL_UNITS[channel]
+    return PLAUSIBLE["temperature"], "degC"
+
+
+def check_stored_values(values: np.ndarray, mask: np.ndarray, name: str, where: str) -> None:
+    """Values read back from a store: finite and plausible wherever the mask says valid.
+
+    Catches what a checksum cannot (a store written from bad memory, or edited in place): the
+    error gives the count, the first offending index and its value. `name` is `y`, `x` or
+    `eo[<channel>]`; `where` says which time step / window was read."""
+    variable, _, channel = name.partition("[")
+    bounds, unit = value_bounds(variable, channel.rstrip("]") or None)
+    with np.errstate(invalid="ignore"):
+        bad = mask & ~(np.isfinite(values) & (values >= bounds[0]) & (values <= bounds[1]))
+    count = int(np.count_nonzero(bad))
+    if count:
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} at {where}: {count} valid entries are non-finite or outside the plausible "
+                         f"range [{bounds[0]}, {bounds[1]}] {unit}; first at index {first} = {values[first]!r}")
+
+
 def _check_range(values: np.ndarray, mask: np.ndarray, name: str, bounds: tuple[float, float],
                  unit: str) -> None:
     if not mask.any():

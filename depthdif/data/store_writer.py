@@ -26,6 +26,7 @@ import xarray as xr
 import zarr
 
 from depthdif.data import schema as S
+from depthdif.data.store_codecs import chunk_codecs
 from depthdif.data.index import count_profiles, coverage_mask
 from depthdif.data.normalization import Normalization, RunningStats
 from depthdif.data.store_validation import EXPECTED_DIMS, validate_dataset
@@ -118,7 +119,7 @@ def _encoding(ds: xr.Dataset, chunk: int) -> dict:
     encoding = {}
     for name, var in ds.data_vars.items():
         encoding[name] = {"chunks": tuple(1 if d == "time" else min(chunk, ds.sizes[d]) if d in ("lat", "lon")
-                                          else ds.sizes[d] for d in var.dims)}
+                                          else ds.sizes[d] for d in var.dims), **chunk_codecs()}
     return encoding
 
 

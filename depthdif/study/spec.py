@@ -2,13 +2,15 @@
 
 A study file names a trainer kind, a base experiment config plus inline overrides, a search
 space, the objectives, the budget and the per-trial resources. Everything is validated here,
-before Ray starts, so a typo in a 200-trial study fails in the first second. The resolved spec
+before Ray starts, so a typo in a 200-trial study fails in the first second: objectives must
+be metrics the trainer kind reports (metric_names.py). The resolved spec
 (absolute paths, inline search space, resolved base ExperimentConfig) is what `study.yaml` in
 the study directory holds, and `load_study_spec` reads that file back unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from depthdif.config.loader import apply_overrides, bounded, flatten, read_yaml,
 from depthdif.data.location import absolute
 from depthdif.train.best_metrics import better
 
+from .metric_names import check_objectives, study_metrics
 from .search_space import SearchSpace, load_search_space
 
 TrainerKind = Literal["pixel", "latent", "ae"]
@@ -163,12 +166,14 @@ class StudySpec:
 
 
 def load_study_spec(path: str | os.PathLike, overrides: list[str] | dict[str, Any] | None = None, *,
-                    name: str | None = None, storage: str | None = None) -> StudySpec:
+                    name: str | None = None, storage: str | None = None, check_metrics: bool = True) -> StudySpec:
     """Read, override, resolve and validate a study file (a `studies/*.yaml` or a `study.yaml`).
 
     Relative `base_config` and `search_space` paths are taken from the study file's folder;
     `storage` and `data.store` from the current directory (Ray needs absolute paths).
     Raises ConfigError naming the file and key on any problem; nothing is started.
+    `check_metrics=False` skips the objective-name check (it imports torch; a study dir's
+    study.yaml was checked when the study started).
     """
     path = Path(path).resolve()
     raw = read_yaml(path)
@@ -193,6 +198,9 @@ def load_study_spec(path: str | os.PathLike, overrides: list[str] | dict[str, An
         _check_fidelity(spec, source)
     if spec.data.synthetic is not None:
         synth_config(spec.data.synthetic, source)
+    if check_metrics:
+        metrics = study_metrics(spec.kind, cfg, spec.space(), _store_levels(spec, source))
+        check_objectives(metrics, spec.objectives, source)
     return spec
 
 
@@ -204,6 +212,17 @@ def synth_config(values: dict[str, Any], source: str) -> Any:
         return from_dict(SynthConfig, values, source)
     except ConfigError as exc:
         raise ConfigError(source, f"data.synthetic.{exc.key}", str(exc).split(": ", 2)[-1]) from None
+
+
+def _store_levels(spec: StudySpec, source: str) -> int | None:
+    """Depth levels of the trials' store, when known before it is opened (per-level objectives)."""
+    if spec.data.synthetic is not None:
+        return int(synth_config(spec.data.synthetic, source).n_levels)
+    stats = Path(spec.data.store) / "normalization.json" if "://" not in spec.data.store else None
+    try:
+        return len(json.loads(stats.read_text())["depth_mean"]) if stats else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not made yet, or unreadable: the level index is then not bounded here
 
 
 def _check_name(spec: StudySpec, source: str) -> None:
@@ -273,4 +292,4 @@ def read_study_dir(study_dir: str | os.PathLike) -> StudySpec:
     path = Path(study_dir) / STUDY_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path}: not a study directory (no {STUDY_FILE})")
-    return load_study_spec(path)
+    return load_study_spec(path, check_metrics=False)

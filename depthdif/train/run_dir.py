@@ -31,6 +31,7 @@ from typing import Any, Callable
 from depthdif.atomic import atomic_path, atomic_write_text, swap_into_place
 from depthdif.config.loader import save
 from depthdif.config.schema import ExperimentConfig
+from depthdif.ownership import refuse_foreign
 
 CONFIG_FILE, KIND_FILE, METRICS_FILE, LIGHTNING_LOG = "config.yaml", "kind.txt", "metrics.jsonl", "csv"
 CHECKPOINT_PREFIX, CHECKPOINT_FILE, MANIFEST_FILE = "checkpoint_epoch=", "checkpoint.ckpt", "checkpoint.json"
@@ -208,6 +209,11 @@ class RunDir:
         record may still name, and Ray refuses to relaunch a run whose snapshot names a missing
         folder; the resume point never needs the snapshot, the folders say it all."""
         (self.path / RAY_SNAPSHOT).unlink(missing_ok=True)
+
+    def refuse_foreign(self) -> None:
+        """Never train into (and later prune) a folder depthdif did not make: a run dir is absent,
+        empty, or holds our config/kind files (depthdif/ownership.py)."""
+        refuse_foreign(self.path, (KIND_FILE, CONFIG_FILE), "run directory")
 
     def clear(self) -> None:
         """Start over: checkpoints (complete or not), metrics log, best checkpoint, Ray's snapshot."""

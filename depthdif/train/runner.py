@@ -57,6 +57,7 @@ def run(kind: str, cfg: ExperimentConfig, run_dir: str | Path, *, backend: Backe
     if backend not in BACKENDS:
         raise ValueError(f"backend {backend!r}: allowed values are {list(BACKENDS)}")
     cfg, run = absolute_paths(cfg), RunDir(absolute_run_dir(run_dir))
+    run.refuse_foreign()
     if backend == "ray" and cfg.ray.num_workers < 1:
         raise ValueError(f"ray.num_workers={cfg.ray.num_workers}: the ray backend needs at least 1 worker "
                          "(0 workers: use the in_process backend)")
