@@ -15,7 +15,7 @@ from depthdif.study.spec import load_study_spec
 from _study_helpers import TINY_EXPERIMENT, write_study
 
 # Random sampler, seed 0: trial 0 draws 100000 (healthy: never NaN), trial 1 draws 0 (NaN at step 0).
-SPACE = {"training.fault_injection.nan_at_step": {"type": "categorical", "choices": [0, 100000]},
+SPACE = {"debug.nan_at_step": {"type": "categorical", "choices": [0, 100000]},
          "training.lr": {"type": "logfloat", "low": 1e-4, "high": 1e-2}}
 
 
@@ -31,7 +31,7 @@ def test_fail_fast_stops_and_records_the_trial_in_flight(tmp_path, tiny_store, r
     assert set(df.index) == {0, 1}, df[["trial_id", "state", "error"]]  # the budget was not burnt
     assert df.loc[1, "state"] == "FAILED" and "nonfinite" in df.loc[1, "error"]
     healthy = df.loc[0]
-    assert healthy["param/training.fault_injection.nan_at_step"] == 100000
+    assert healthy["param/debug.nan_at_step"] == 100000
     assert healthy["state"] == "STOPPED" and 0 <= healthy["fidelity"] < 200
     assert healthy["error"].startswith("stopped: the study failed fast (1 finished trial(s) failed")
     assert "nonfinite" in healthy["error"]  # the reason carries the first error
