@@ -48,9 +48,10 @@ from depthdif.train.pixel import PixelDiffusionSystem
 
 SECTION = "latent"
 LATENT_CHANNELS = (4, 8, 12, 16)
+K3_MAX_EPOCHS = 60  # 3x3 layers cost ~10x the 1x1 ones per step: a shorter cap keeps the run bounded
 BANDS = ("0-100m", "100-500m", "500-2000m")
 CODECS = ([(f"k1 L{c}", {"ae.latent_channels": c}) for c in LATENT_CHANNELS]
-          + [("k3 L12", {"ae.latent_channels": 12, "ae.kernel_size": 3}),
+          + [("k3 L12", {"ae.latent_channels": 12, "ae.kernel_size": 3, "ae.training.max_epochs": K3_MAX_EPOCHS}),
              ("k1 L12 s2", {"ae.latent_channels": 12, "ae.spatial_downsample": 2})])
 # Diffusion rows: name -> (trained codec, "ae" for the learned AE or "pca" for its PCA start).
 LATENTS = {"latent L12 AE": ("k1 L12", "ae"), "latent L12 s2 PCA": ("k1 L12 s2", "pca"),
@@ -322,7 +323,7 @@ def render(settings: Settings, f: Figures, quick: bool, overrides: dict) -> str:
         "`ae.kind: learned`, hidden [64, 96, 128] / [128, 96, 64], started as that PCA (linear paths = "
         "EOFs, residual paths zeroed), AdamW 1e-3, masked MSE, batch 16 patches, LR halved after 5 "
         f"validations without a new best val/ae_rmse, stopped after 15 (at most {settings.ae_max_epochs} "
-        "epochs). k1 = 1x1 per-column codec, k3 = 3x3 spatial, s2 = 2x2 blocks (latent grid halved; its "
+        f"epochs, {K3_MAX_EPOCHS} for k3). k1 = 1x1 per-column codec, k3 = 3x3 spatial, s2 = 2x2 blocks (latent grid halved; its "
         "PCA is the PCA of 2x2x50 blocks). Compression = input values / latent values.",
         f"### Train-step cost at 50 levels (batch {settings.cost_batch}, {settings.cost_patch}² random patches, "
         f"median of {settings.step_repeats} interleaved steps)\n\n{f.cost_md}\n\nSame UNet (base 16, mults "
