@@ -180,21 +180,29 @@ class AELossConfig:
 
 @dataclass
 class AETrainingConfig:
+    """AdamW with the LR halved when `val/ae_rmse` stalls; training stops when it stops improving."""
+
     lr: float = bounded(1e-3, 0.0, lo_open=True)
     batch_size: int = bounded(16, 1)
-    max_epochs: int = bounded(20, 1)
+    max_epochs: int = bounded(100, 1)
+    lr_patience: int = bounded(5, 1)  # validations without a new best before the LR halves
+    patience: int | None = bounded(15, 1)  # validations without a new best before stopping; None: never
 
 
 @dataclass
 class AEConfig:
-    """Seed 003: depth-band autoencoder (kernel_size 1 = per-column profile codec)."""
+    """Seed 003: depth-band codec. `kind: learned` is the autoencoder (kernel_size 1 = per-column
+    profile codec), started from the PCA of the store; `kind: pca` is that PCA alone (issue 17)."""
 
+    kind: Literal["learned", "pca"] = "learned"
     kernel_size: Literal[1, 3] = 1
     in_channels: int | None = bounded(None, 1)  # None: taken from the store; else must match it
     latent_channels: int = bounded(12, 1)
     spatial_downsample: Literal[1, 2, 4] = 1
     encoder_hidden: list[int] = bounded([64, 96, 128], 1)
     decoder_hidden: list[int] = bounded([128, 96, 64], 1)
+    # Training patches (a fixed seeded subset of the train split) the PCA is fitted on.
+    pca_fit_patches: int = bounded(256, 1)
     loss: AELossConfig = field(default_factory=AELossConfig)
     training: AETrainingConfig = field(default_factory=AETrainingConfig)
 
@@ -207,7 +215,10 @@ class AEConfig:
 class LatentConfig:
     """Latent conditional diffusion on a (frozen by default) autoencoder."""
 
-    ae_checkpoint: str | None = None  # a Lightning checkpoint or an export folder
+    # A Lightning checkpoint or an export folder of an AE (or of a latent run); read once, when a
+    # run starts: the codec then travels inside the latent checkpoint and export. None: with
+    # `ae.kind: pca` the PCA is fitted on the store; with `freeze: none` a fresh AE trains along.
+    ae_checkpoint: str | None = None
     freeze: Literal["full", "partial", "none"] = "full"
     # Weight of the AE reconstruction loss added to the diffusion loss when freeze is not "full".
     recon_weight: float = bounded(1.0, 0.0)

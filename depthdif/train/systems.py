@@ -26,6 +26,10 @@ SYSTEMS: dict[str, type[pl.LightningModule]] = {
     "ae": AutoencoderSystem,
     "latent": LatentDiffusionSystem,
 }
+# A fresh system for training. The classes build the architecture a checkpoint loads into; the
+# codec systems start from a fit or a trained AE (issue 17), read here and never again (issue 13).
+BUILDERS: dict[str, Any] = {**SYSTEMS, "ae": AutoencoderSystem.for_training,
+                            "latent": LatentDiffusionSystem.for_training}
 
 
 @dataclass
@@ -56,7 +60,7 @@ def build_system(kind: str, cfg: ExperimentConfig, meta: StoreMeta | Any) -> pl.
     if kind not in SYSTEMS:
         raise ValueError(f"unknown system kind {kind!r}; allowed: {sorted(SYSTEMS)}")
     normalization, depth = _meta_parts(meta)
-    return SYSTEMS[kind](cfg, normalization, depth)
+    return BUILDERS[kind](cfg, normalization, depth)
 
 
 def load_system(checkpoint_path: str | Path) -> pl.LightningModule:
