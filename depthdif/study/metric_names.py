@@ -89,9 +89,10 @@ def _latent_names(cfg: ExperimentConfig) -> set[str]:
 def _ae_names(cfg: ExperimentConfig) -> set[str]:
     """AutoencoderSystem renames the full-field keys: rmse_full → val/ae_rmse, and so on."""
     keys = reconstruction_keys(cfg)
-    names = {"train/loss", "val/loss", "val/ae_rmse"}
+    names = {"train/loss", "val/loss", "val/ae_rmse", "val/pca_rmse", "model/latent_channels"}
     names |= {"val/ae_" + k for k in keys if k.startswith("rmse_depth/")}
-    names |= {"val/ae_rmse_band/" + k.split("/", 1)[1] for k in keys if k.startswith("rmse_full_band/")}
+    names |= {f"val/{code}_rmse_band/" + k.split("/", 1)[1]  # the AE and the PCA of its width
+              for k in keys if k.startswith("rmse_full_band/") for code in ("ae", "pca")}
     return names
 
 

@@ -164,7 +164,8 @@ class AutoencoderSystem(pl.LightningModule):
                                                              patience=tr.lr_patience, min_lr=tr.lr * MIN_LR_RATIO)
         return {"optimizer": optimizer,
                 "lr_scheduler": {"scheduler": plateau, "monitor": MONITOR, "interval": "epoch",
-                                 "frequency": self.cfg.training.val_every_n_epochs}}
+                                 "frequency": self.cfg.training.val_every_n_epochs,
+                                 "strict": False}}  # an epoch without validation skips the step
 
     def configure_callbacks(self) -> list[pl.Callback]:
         """Stop when `val/ae_rmse` has not improved for `ae.training.patience` validations."""

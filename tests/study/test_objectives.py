@@ -58,7 +58,7 @@ def _reported(run_dir: Path) -> set[str]:
 @pytest.mark.parametrize("kind,overrides", [
     ("pixel", {"model.ambient_occlusion.enabled": True}),
     ("latent", {"latent.freeze": "none", "ae.latent_channels": 4}),
-    ("ae", {"ae.training.max_epochs": 1}),
+    ("ae", {"ae.training.max_epochs": 1, "ae.latent_channels": 4}),
 ])
 def test_declared_names_match_a_real_run(kind, overrides, tiny_store, tmp_path):
     """Both ways: everything a real run reports is declared, and everything declared is reported."""
