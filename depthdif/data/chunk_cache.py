@@ -5,7 +5,9 @@ window touches 7 variables: reading each window straight from zarr runs ~20x slo
 slicing RAM. Patches are windows over chunks that several windows share (a 64x64 chunk holds
 four 32x32 windows), so we read a whole chunk once, keep it decoded, and slice windows from it.
 The cache lives in the process that reads (each DataLoader / Ray worker has its own) and is
-bounded in bytes; the least recently used chunks go first.
+bounded in bytes; the least recently used chunks go first. A chunk-aware sampler
+(chunk_sampler.py) also tells the reader when a chunk will not be needed again this epoch, and
+`release_containing` drops it at once, so LRU eviction never has to guess.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class ChunkCache:
         self.nbytes = 0
         self.hits = self.misses = 0
         self._chunks: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._edges: dict[str, tuple[int, int]] = {}  # spatial chunk edges per variable, as read
 
     def get(self, key: tuple) -> np.ndarray | None:
         chunk = self._chunks.get(key)
@@ -35,6 +38,16 @@ class ChunkCache:
         self.hits += 1
         self._chunks.move_to_end(key)
         return chunk
+
+    def release_containing(self, time_index: int, y: int, x: int) -> None:
+        """Drop every time-dependent variable's chunk that holds pixel (y, x) at `time_index`."""
+        for name, (ch, cw) in self._edges.items():
+            chunk = self._chunks.pop((name, time_index, y // ch, x // cw), None)
+            if chunk is not None:
+                self.nbytes -= chunk.nbytes
+
+    def remember_edges(self, name: str, edges: tuple[int, int]) -> None:
+        self._edges.setdefault(name, edges)
 
     def put(self, key: tuple, chunk: np.ndarray) -> None:
         if self.max_bytes <= 0 or chunk.nbytes > self.max_bytes:
@@ -55,6 +68,8 @@ def read_chunked_window(arr: Any, name: str, cache: ChunkCache, time_index: int 
     """
     ch, cw = arr.chunks[-2], arr.chunks[-1]
     h, w = arr.shape[-2], arr.shape[-1]
+    if time_index is not None:
+        cache.remember_edges(name, (ch, cw))
     lead = () if time_index is None else (arr.shape[1],)
     out = np.empty(lead + (size, size), dtype=arr.dtype)
     for cy in range(y0 // ch, (y0 + size - 1) // ch + 1):
