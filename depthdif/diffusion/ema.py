@@ -4,6 +4,10 @@ Upstream used a constant 0.9999 from step 0, which leaves early EMA weights most
 random init; here decay_n = min(decay, (1 + n) / (10 + n)) (the ramp of TensorFlow's
 ExponentialMovingAverage with num_updates), after `warmup_steps` updates that simply copy the
 weights. The EMA copy is a submodule, so its weights travel in every state_dict / checkpoint.
+
+The update is one `torch._foreach_lerp_` over all floating tensors (ema + (1 - d)(model - ema)),
+instead of two kernels per tensor behind a fresh state_dict each step; `foreach=False` keeps that
+per-tensor reference (equal to rounding; tests/diffusion/test_ema.py compares them).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from torch import nn
 class EMA(nn.Module):
     """Holds `self.model`, an averaged copy of the tracked network, and its update counter."""
 
-    def __init__(self, model: nn.Module, decay: float = 0.999, warmup_steps: int = 0):
+    def __init__(self, model: nn.Module, decay: float = 0.999, warmup_steps: int = 0, foreach: bool = True):
         super().__init__()
+        self.foreach = foreach
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema.decay: {decay} not in [0, 1)")
         self.decay = decay
@@ -38,6 +43,25 @@ class EMA(nn.Module):
     def update(self, model: nn.Module) -> float:
         """ema ← d·ema + (1 − d)·model for float tensors; other buffers are copied. Returns d."""
         decay = self.current_decay()
+        if self.foreach:
+            self._update_foreach(model, decay)
+        else:
+            self._update_per_tensor(model, decay)
+        self.num_updates += 1
+        return decay
+
+    def _update_foreach(self, model: nn.Module, decay: float) -> None:
+        averaged, tracked = [], []
+        for mine, theirs in zip(_tensors(self.model), _tensors(model), strict=True):
+            if mine.dtype.is_floating_point:
+                averaged.append(mine)
+                tracked.append(theirs.detach().to(mine.dtype))
+            else:
+                mine.copy_(theirs)
+        if averaged:
+            torch._foreach_lerp_(averaged, tracked, 1.0 - decay)
+
+    def _update_per_tensor(self, model: nn.Module, decay: float) -> None:
         ema_state = self.model.state_dict()
         for name, value in model.state_dict().items():
             target = ema_state[name]
@@ -45,11 +69,14 @@ class EMA(nn.Module):
                 target.mul_(decay).add_(value.detach().to(target.dtype), alpha=1 - decay)
             else:
                 target.copy_(value)
-        self.num_updates += 1
-        return decay
 
     def train(self, mode: bool = True) -> "EMA":
         """The averaged copy always stays in eval mode (no dropout when sampling)."""
         super().train(mode)
         self.model.eval()
         return self
+
+
+def _tensors(module: nn.Module) -> list[torch.Tensor]:
+    """Parameters then buffers, in registration order (the same order for a deepcopy of the module)."""
+    return [*module.parameters(), *module.buffers()]

@@ -30,6 +30,7 @@ from depthdif.config.schema import AEConfig, ExperimentConfig
 from depthdif.data.normalization import Normalization
 from depthdif.evaluation.metrics import ReconstructionMetrics
 from depthdif.models.autoencoder import DepthBandAutoencoder, build_autoencoder, reconstruction_loss
+from depthdif.train.optim_step import adamw, clip_step
 
 KIND = "ae"
 # Names inside an export folder, as depthdif/export.py writes them (a downstream layer, so the
@@ -116,8 +117,13 @@ class AutoencoderSystem(pl.LightningModule):
         self.log_dict(logged, sync_dist=False)  # already reduced across ranks by torchmetrics
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.autoencoder.parameters(), lr=self.cfg.ae.training.lr,
-                                 weight_decay=self.cfg.training.weight_decay)
+        tr = self.cfg.training
+        return adamw(self.autoencoder.parameters(), lr=self.cfg.ae.training.lr, weight_decay=tr.weight_decay,
+                     fused_step=tr.fused_step, precision=tr.precision)
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        clip_step(self, optimizer, gradient_clip_val, gradient_clip_algorithm, fused_step=self.cfg.training.fused_step)
 
     # --- export -------------------------------------------------------------------------------
     def export_state(self) -> dict[str, Tensor]:
