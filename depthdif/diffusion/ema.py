@@ -24,6 +24,7 @@ class EMA(nn.Module):
     def __init__(self, model: nn.Module, decay: float = 0.999, warmup_steps: int = 0, foreach: bool = True):
         super().__init__()
         self.foreach = foreach
+        self._slots: tuple[nn.Module, list, list] | None = None  # (tracked model, tensor_slots of both)
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"ema.decay: {decay} not in [0, 1)")
         self.decay = decay
@@ -51,13 +52,17 @@ class EMA(nn.Module):
         return decay
 
     def _update_foreach(self, model: nn.Module, decay: float) -> None:
+        if self._slots is None or self._slots[0] is not model:
+            self._slots = (model, tensor_slots(self.model), tensor_slots(model))
+        _, mine, theirs = self._slots
         averaged, tracked = [], []
-        for mine, theirs in zip(_tensors(self.model), _tensors(model), strict=True):
-            if mine.dtype.is_floating_point:
-                averaged.append(mine)
-                tracked.append(theirs.detach().to(mine.dtype))
+        for (own, own_name), (other, other_name) in zip(mine, theirs, strict=True):
+            target, value = own[own_name], other[other_name]
+            if target.dtype.is_floating_point:
+                averaged.append(target)
+                tracked.append(value.detach().to(target.dtype))
             else:
-                mine.copy_(theirs)
+                target.copy_(value)
         if averaged:
             torch._foreach_lerp_(averaged, tracked, 1.0 - decay)
 
@@ -70,6 +75,11 @@ class EMA(nn.Module):
             else:
                 target.copy_(value)
 
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state["_slots"] = None  # rebuilt on the next update (it points into the tracked model)
+        return state
+
     def train(self, mode: bool = True) -> "EMA":
         """The averaged copy always stays in eval mode (no dropout when sampling)."""
         super().train(mode)
@@ -77,6 +87,17 @@ class EMA(nn.Module):
         return self
 
 
-def _tensors(module: nn.Module) -> list[torch.Tensor]:
-    """Parameters then buffers, in registration order (the same order for a deepcopy of the module)."""
-    return [*module.parameters(), *module.buffers()]
+def tensor_slots(module: nn.Module) -> list[tuple[dict, str]]:
+    """Where each parameter and buffer lives: (its owner's `_parameters` / `_buffers` dict, name).
+
+    Walking the module tree (`parameters()`, `state_dict()`) each step cost more than the update
+    itself on our small denoisers; the tree's shape never changes, so it is walked once. Reading
+    through the owner's dict each step still sees tensors that `.to()` replaced (buffers)."""
+    slots, seen = [], set()
+    for kind in ("_parameters", "_buffers"):
+        for owner in module.modules():
+            for name, tensor in getattr(owner, kind).items():
+                if tensor is not None and id(tensor) not in seen:  # a shared tensor is averaged once
+                    seen.add(id(tensor))
+                    slots.append((getattr(owner, kind), name))
+    return slots
