@@ -121,7 +121,7 @@ class ChunkShuffle(Sampler[WindowRead]):
         return len(self.blocks)
 
     def __iter__(self) -> Iterator[WindowRead]:
-        rng = np.random.default_rng([self.seed, self.epoch])
+        rng = np.random.default_rng([self.seed % 2**64, self.epoch % 2**64])  # SeedSequence wants >= 0
         block_order = rng.permutation(self.blocks.max() + 1 if len(self.blocks) else 0)
         rank_of_block = np.empty_like(block_order)
         rank_of_block[block_order] = np.arange(len(block_order))

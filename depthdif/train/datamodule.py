@@ -23,6 +23,7 @@ in its own process, a plain run on a workstation overlaps decoding with the step
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -99,7 +100,13 @@ def train_order(cfg: ExperimentConfig, train: PatchDataset, store: OceanStore, b
     if d.shuffle == "windows" or d.in_memory or d.cache_mb == 0:
         return SeededShuffle(len(train), seed)
     layout, w = chunk_layout(store.ds.data_vars), train.windows()
-    buffer = layout.buffer_blocks(d.cache_mb * 2**20, straddles(w["y0"], w["x0"], w["size"], layout.edges))
+    cache_bytes = d.cache_mb * 2**20
+    if cache_bytes < layout.block_bytes + layout.static_bytes:
+        warnings.warn(f"data.cache_mb={d.cache_mb}: one chunk block of {d.store} decodes to "
+                      f"{(layout.block_bytes + layout.static_bytes) / 2**20:.1f} MiB, more than the cache; every "
+                      "window will decode its chunks again (raise data.cache_mb or rechunk the store smaller)",
+                      stacklevel=2)
+    buffer = layout.buffer_blocks(cache_bytes, straddles(w["y0"], w["x0"], w["size"], layout.edges))
     return ChunkShuffle(window_blocks(w["time_index"], w["y0"], w["x0"], layout.edges), batch_size=batch_size,
                         num_workers=workers, buffer_blocks=buffer, seed=seed)
 
