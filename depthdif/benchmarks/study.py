@@ -85,6 +85,7 @@ def run_variant(folder: Path, store: Path, experiment: dict, name: str, seed: in
     from depthdif.study.runner import run_study
     from depthdif.study.spec import load_study_spec
 
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "base.yaml").write_text(yaml.safe_dump(experiment))
     (folder / "space.yaml").write_text(yaml.safe_dump(SPACE, sort_keys=False))
     study = {"name": name, "kind": "pixel", "base_config": "base.yaml", "search_space": "space.yaml",
