@@ -8,8 +8,9 @@
    never on the front), per seed, in the order A B B A ... so slow drifts of the shared box's load
    hit both alike. Objectives: `val/rmse_withheld` (the trainer's best so far) and
    `model/unet_base_channels` (model size: deterministic, so the front is not box noise).
-   CPU-seconds: the CPU time (user + system, from /proc) of every process Ray runs for the study,
-   trial processes alone and the whole Ray tree (daemons included); wall time is shown too.
+   CPU-seconds: the CPU time (user + system, polled from /proc) of every process Ray runs for the
+   study: trial processes alone, and the whole tree (Ray daemons and the driver included); wall
+   time is shown too.
    Hypervolumes of one seed share one reference point (worst eligible value of both runs + 10 %).
 2. Per-trial scheduling overhead of real tiny trials: in-process vs TorchTrainer-backed trials.
 Ratios and medians only: absolute seconds on this shared 2-core box are not claims.
@@ -22,6 +23,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,24 +46,58 @@ SPACE = {
 ASHA = {"scheduler": "asha", "grace": 1, "reduction_factor": 2, "multi_objective": "prune"}
 
 
-def tree_cpu_seconds(root: int | None = None) -> tuple[float, float]:
-    """(CPU seconds of Ray worker processes, of the whole process tree under `root`): user +
-    system of live processes plus what they reaped from their ended children."""
-    tick, root = os.sysconf("SC_CLK_TCK"), root or os.getpid()
-    table = {}
+def process_table() -> dict[int, tuple[int, str, float]]:
+    """pid -> (parent pid, name, CPU seconds user + system) of every process, from /proc."""
+    tick, table = os.sysconf("SC_CLK_TCK"), {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:  # ended meanwhile
             continue
-        name, fields = text[text.index("(") + 1:text.rindex(")")], text.rsplit(")", 1)[1].split()
-        table[int(stat.parent.name)] = (int(fields[1]), name, sum(int(f) for f in fields[11:15]) / tick)
-    tree, frontier = {root}, [root]
-    while frontier:
-        frontier = [pid for pid, (ppid, _, _) in table.items() if ppid in frontier and pid not in tree]
-        tree.update(frontier)
-    workers = sum(table[p][2] for p in tree if p in table and table[p][1].startswith("ray::"))
-    return workers, sum(table[p][2] for p in tree if p in table)
+        fields = text.rsplit(")", 1)[1].split()
+        table[int(stat.parent.name)] = (int(fields[1]), text[text.index("(") + 1:text.rindex(")")],
+                                        (int(fields[11]) + int(fields[12])) / tick)
+    return table
+
+
+class CpuMonitor(threading.Thread):
+    """CPU seconds used by this process's descendants while running, polled every `period` s.
+
+    Ray's workers and daemons come and go (a process that ends takes its counters with it), so
+    a before/after snapshot cannot see them: the monitor keeps each process's first and last
+    reading, and a process that ends loses at most one period of CPU. `trials` counts Ray
+    worker processes (names `ray::...`, where trials run), `tree` every descendant (daemons too)."""
+
+    def __init__(self, period: float = 0.5):
+        super().__init__(daemon=True)
+        self.period, self.root = period, os.getpid()
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self._stop_event = threading.Event()
+        self._poll(initial=True)
+
+    def _poll(self, initial: bool = False) -> None:
+        table = process_table()
+        tree, frontier = set(), [self.root]
+        while frontier:
+            frontier = [pid for pid, (ppid, _, _) in table.items() if ppid in frontier and pid not in tree]
+            tree.update(frontier)
+        for pid in tree:
+            _, name, cpu = table[pid]
+            self.first.setdefault(pid, cpu if initial else 0.0)
+            self.last[pid] = (name, cpu)
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.period):
+            self._poll()
+
+    def stop(self) -> tuple[float, float]:
+        """(trial-process CPU seconds, whole-tree CPU seconds) since the monitor was made."""
+        self._stop_event.set()
+        self.join()
+        self._poll()
+        used = {pid: (name, cpu - self.first[pid]) for pid, (name, cpu) in self.last.items()}
+        return (sum(c for name, c in used.values() if name.startswith("ray::")), sum(c for _, c in used.values()))
 
 
 def make_inputs(folder: Path, quick: bool) -> tuple[Path, dict]:
@@ -95,10 +131,11 @@ def run_variant(folder: Path, store: Path, experiment: dict, name: str, seed: in
              "storage": str(folder / "studies"), "data": {"store": str(store)},
              **({"early_stopping": ASHA} if early_stopping else {})}
     (folder / f"{name}.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
-    workers, everything, wall = *tree_cpu_seconds(), time.perf_counter()
+    monitor, driver, wall = CpuMonitor(), time.process_time(), time.perf_counter()
+    monitor.start()
     results = run_study(load_study_spec(folder / f"{name}.yaml"), progress=False).results
-    after = tree_cpu_seconds()
-    return {"results": results, "cpu": after[0] - workers, "cpu_tree": after[1] - everything,
+    trials_cpu, tree_cpu = monitor.stop()
+    return {"results": results, "cpu": trials_cpu, "cpu_tree": tree_cpu + time.process_time() - driver,
             "wall": time.perf_counter() - wall,
             "epochs": int(pd.to_numeric(results["fidelity"], errors="coerce").fillna(0).sum()),
             "states": results["state"].value_counts().to_dict()}
