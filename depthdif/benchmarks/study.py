@@ -108,7 +108,7 @@ def make_inputs(folder: Path, quick: bool) -> tuple[Path, dict]:
     make_synthetic_store(SynthConfig(nlat=64, nlon=64, ntime=8, n_levels=16, patch_size=16, stride=16,
                                      obs_fraction=0.05, seed=0), store, progress=False)
     experiment = yaml.safe_load((REPO / "studies" / "configs" / "quickstart.yaml").read_text())
-    experiment["training"].update({"max_epochs": 4 if quick else 8, "limit_train_batches": 8,
+    experiment["training"].update({"max_epochs": 4 if quick else 16, "limit_train_batches": 8,
                                    "limit_val_batches": 1, "checkpoints_to_keep": 1})
     experiment["data"].update({"val_subset": 4, "num_workers": 0})
     experiment["sampling"]["steps"] = 4
@@ -209,7 +209,7 @@ def early_stopping_table(folder: Path, quick: bool) -> tuple[str, dict]:
     """Studies with and without ASHA per seed (A B, then B A, ...): the markdown and the numbers."""
     import ray
 
-    seeds, trials = ([0], 8) if quick else ([0, 1], 16)
+    seeds, trials = ([0], 8) if quick else ([0, 1, 2], 16)
     store, experiment = make_inputs(folder, quick)
     ray.init(address="local", num_cpus=2, log_to_driver=False)
     per_seed = {}
@@ -228,6 +228,31 @@ def early_stopping_table(folder: Path, quick: bool) -> tuple[str, dict]:
     finally:
         ray.shutdown()
     return es_markdown(per_seed, trials, experiment["training"]["max_epochs"]), per_seed
+
+
+def front_by_size(results: pd.DataFrame) -> dict[int, float]:
+    """Best `val/rmse_withheld` of the COMPLETE trials per base_channels (the front's candidates)."""
+    rmse, size = (objective_key(o["metric"]) for o in OBJECTIVES)
+    done = results[eligible_mask(results, [rmse, size])]
+    return {int(k): float(v) for k, v in done.groupby(size)[rmse].min().items()}
+
+
+def pruned_by_size(results: pd.DataFrame) -> dict[int, int]:
+    size = objective_key(OBJECTIVES[1]["metric"])
+    pruned = results[results["state"] == "PRUNED"]
+    return {int(k): int(v) for k, v in pruned.groupby(size).size().items()}
+
+
+def front_lines(per_seed: dict) -> list[str]:
+    """Per seed: the best complete rmse per model size, without / with early stopping."""
+    lines = ["", "Best complete `val/rmse_withheld` per base_channels (the front's candidates), without -> with "
+                 "ASHA, and the trials ASHA stopped per size:", ""]
+    for seed, runs in per_seed.items():
+        full, asha = front_by_size(runs["full"]["results"]), front_by_size(runs["asha"]["results"])
+        cells = [f"{k}: {full.get(k, float('nan')):.3f} -> {asha.get(k, float('nan')):.3f}"
+                 for k in sorted(set(full) | set(asha))]
+        lines.append(f"- seed {seed}: {'; '.join(cells)}; stopped: {pruned_by_size(runs['asha']['results'])}")
+    return lines
 
 
 def es_markdown(per_seed: dict, trials: int, epochs: int) -> str:
@@ -253,7 +278,7 @@ def es_markdown(per_seed: dict, trials: int, epochs: int) -> str:
              f"grace 1 epoch, reduction factor 2, max {epochs} epochs; stopped trials are PRUNED, off the front.",
              "", "| seed | run | trials | epochs trained | trial CPU-s | Ray tree CPU-s | wall s | hypervolume "
                  "| hypervolume per 1000 trial CPU-s |",
-             "|---|---|---|---|---|---|---|---|---|", *rows, "",
+             "|---|---|---|---|---|---|---|---|---|", *rows, *front_lines(per_seed), "",
              f"**Hypervolume per CPU-second, ASHA / none: {', '.join(f'{g:.2f}' for g in gains)} (median "
              f"{statistics.median(gains):.2f}; goal >= 1.5); final hypervolume kept: "
              f"{', '.join(f'{k:.3f}' for k in kept)} (goal >= 0.95).**"]
