@@ -271,7 +271,7 @@ def markdown(r: dict, quick: bool) -> str:
     rows = [("(b) Lightning alone", "b_lightning"), ("(c) Lightning + Ray Train, 1 worker", "c_ray_1"),
             ("(d) Lightning + Ray Train, 2 workers", "d_ray_2")]
     table = "\n".join(f"| {name} | {r[key]:.1f} | {r[key + '_time_ratio']:.2f} |" for name, key in rows)
-    return f"""## Training throughput: PyTorch vs Lightning vs Ray Train (`python -m depthdif.benchmarks.train{' --quick' if quick else ''}`)
+    return f"""## Training throughput: PyTorch vs Lightning vs Ray Train (`python -m depthdif.benchmarks.train --part backends{' --quick' if quick else ''}`)
 
 {machine_line()}. Pixel diffusion with the default UNet (16 levels, 16x16 patches, batch 8), the
 same Zarr loaders, {r['train_samples']} training patches, {r['epochs']} epochs per variant, one
