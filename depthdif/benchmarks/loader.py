@@ -178,6 +178,9 @@ Goal: >= 0.8x RAM for a store >= 10x the cache, epoch after epoch. A window shuf
 a tenth of the data decodes a chunk block for almost every window; the chunk shuffle decodes each
 block once per epoch (tests/data/test_chunk_sampler.py counts the decodes) and serves all its
 windows from the buffer, at the price of batches drawn from at most the buffer's blocks.
+Every zarr row uses today's reader: chunks decoded straight from their files and all variables of
+a place read together (chunk_cache.py, chunk_decode.py); through zarr's own reads a block of six
+chunks cost about 2.5x the CPU (7 ms vs 2.9 ms per 128x128 block when this was built).
 """
 
 
