@@ -294,7 +294,7 @@ def reading(gains: list[float], kept: list[float]) -> list[str]:
                 "epochs and CPU), but a front over (error, size) needs the best trial *of each size*: the small "
                 "models (base 4) have errors several times those of base 8-16, so ASHA stops most of them at the "
                 "first rungs and the cheap end of the front is lost or kept only by a worse trial (the lines "
-                "above), and with fewer complete trials instead of 16 the TPE run finds fewer good configurations "
+                "above), and with fewer complete trials (the table) the TPE run finds fewer good configurations "
                 "for the other sizes. What would change it: rank trials at each rung only against trials they "
                 "could dominate, i.e. stop a trial only when enough trials that are no larger already beat it at "
                 "that rung (multi-objective successive halving: per-size brackets, or non-dominated sorting of "
