@@ -42,7 +42,8 @@ def _register_synth(data_sub) -> None:
     p.add_argument("--obs-fraction", type=float, default=0.01,
                    help="Argo profiles per ocean pixel per time step (default 0.01)")
     p.add_argument("--eo-channels", default="sst", help="comma-separated from sst,sss,adt (default sst)")
-    p.add_argument("--chunk", type=int, default=64, help="Zarr chunk edge in pixels (default 64)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="Zarr chunk edge in pixels (default: chosen for the windows, see data/chunking.py)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--climatology", type=Path, default=None,
                    help="Levitus-format NetCDF (default: the copy shipped in depthdif/resources)")

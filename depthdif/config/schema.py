@@ -21,7 +21,12 @@ class DataConfig:
     store: str = "data/demo.zarr"
     eo_channels: list[EOChannel] = field(default_factory=lambda: ["sst"])
     batch_size: int = bounded(8, 1)
-    num_workers: int = bounded(0, 0)
+    # DataLoader worker processes per training process; None: one per CPU that process holds beyond
+    # the one that trains, at most 4, and 0 for in_memory (depthdif/train/datamodule.py).
+    num_workers: int | None = bounded(None, 0)
+    # "chunks": shuffle chunk blocks and draw windows from a buffer of decoded chunks sized to
+    # cache_mb (depthdif/data/chunk_sampler.py); "windows": a uniform permutation of the windows.
+    shuffle: Literal["chunks", "windows"] = "chunks"
     # What is withheld from the input and scored (validation, `depthdif eval`, benchmarks):
     # "float" = whole Argo floats, each withheld with probability withheld_fraction (every profile
     # of a withheld float leaves every window of the split); "column" = withheld_fraction of each
@@ -165,6 +170,9 @@ class TrainingConfig:
     checkpoints_to_keep: int = bounded(2, 1)  # newest kept (the latest is always kept)
     max_failures: int = bounded(0, 0)
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
+    # Fused AdamW, foreach gradient clipping and a foreach EMA update, one logging call per step;
+    # false: the per-tensor reference path (same numbers to rounding; kept for comparison).
+    fused_step: bool = True
 
 
 @dataclass

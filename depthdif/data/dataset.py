@@ -4,6 +4,8 @@ Each item is one window (time_index, y0, x0, size) of the gridded store, normali
 level (x, y) and per EO channel (eo), 0 where invalid. The store is opened lazily, once per
 process (DataLoader workers and Ray workers each open their own handles; nothing unpicklable is
 carried across), and `shard(rank, world_size)` gives each rank a contiguous block of the index.
+Batches may be requested as `WindowRead`s (chunk_sampler.py): the read that is the last of its
+chunk block this epoch drops that block's chunks from this process's cache.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import torch
 
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES
+from depthdif.data.chunk_sampler import WindowRead
 from depthdif.data.float_ids import FloatIndex, read_profile_cells
 from depthdif.data.location import store_source
 from depthdif.data.normalization import Normalization
@@ -104,6 +107,27 @@ class PatchDataset(torch.utils.data.Dataset):
         (predict uses this for windows that are not in the patch index)."""
         w = self._opened().read_window(int(r["time_index"]), int(r["y0"]), int(r["x0"]), int(r["size"]))
         return self.to_batch_item(w, r)
+
+    def __getitems__(self, reads: Sequence[int | WindowRead]) -> list[dict[str, torch.Tensor]]:
+        """The items of one batch (the DataLoader calls this); see `WindowRead` for the release."""
+        items = []
+        for read in reads:
+            if not isinstance(read, WindowRead):
+                items.append(self[read])
+                continue
+            items.append(self[read.index])
+            if read.last_of_block:
+                r = self.window(read.index)
+                self._opened().cache.release_containing(r["time_index"], r["y0"], r["x0"])
+        return items
+
+    def window(self, i: int) -> dict[str, int]:
+        """Where window i lies: time_index, y0, x0, size."""
+        return {k: int(self._rows[k][i]) for k in ("time_index", "y0", "x0", "size")}
+
+    def windows(self) -> dict[str, np.ndarray]:
+        """Every window's time_index, y0, x0 and size, in dataset order (what samplers plan on)."""
+        return {k: self._rows[k] for k in ("time_index", "y0", "x0", "size")}
 
     def to_batch_item(self, w: dict[str, np.ndarray], r: dict) -> dict[str, torch.Tensor]:
         """Raw window (degC, NaN where invalid) -> normalized float32 tensors of the batch contract."""

@@ -5,9 +5,10 @@ Layout of a store directory (Zarr v3 written through xarray, consolidated metada
   eo, eo_valid_mask                  (time, eo_channel, lat, lon)
   land_mask                          (lat, lon)                bool, true on LAND
   patch_index.parquet, profiles.parquet, normalization.json, config.yaml, .depthdif_complete
-Chunks are (1 time, all depths, chunk x chunk), so a window reads one chunk per variable when
-the chunk is a multiple of the patch stride. Every chunk is written, even all-NaN ones, so a
-missing chunk file is detectable on open (zarr would silently return the fill value), and each
+Chunks are (1 time, all depths, chunk x chunk), the edge chosen for the windows by default
+(chunking.py: a multiple of the patch and stride, a few MiB per chunk), so a window reads one
+chunk per variable and a decoded chunk serves many windows. Every chunk is written, even all-NaN ones, so a
+missing chunk file is detectable on open (zarr would silently return the fill value). Each chunk
 carries a checksum (store_codecs.py), so a damaged one fails to decode instead of reading as junk.
 
 Argo-only stores (no GLORYS target) have no `y` / `y_valid_mask`: the dataset then returns y = 0
@@ -35,6 +36,7 @@ from depthdif.atomic import swap_into_place
 from depthdif.config.loader import atomic_write_text, dump_yaml, to_dict
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache, read_chunked_window
+from depthdif.data.chunking import default_chunk_edge
 from depthdif.data.index import SplitSpec, plan_patch_index
 from depthdif.data.location import StoreLocation, is_uri, store_source
 from depthdif.data.normalization import Normalization
@@ -46,7 +48,6 @@ from depthdif.data.store_validation import validate_dataset
 from depthdif.data.store_verify import VALUE_MASKS, VerifyReport, verify_store
 from depthdif.data.store_writer import StoreSteps, quiet_zarr, steps_from_dataset, stream_steps
 
-DEFAULT_CHUNK = 64
 
 
 # --- writing -------------------------------------------------------------------------------------
@@ -88,7 +89,7 @@ def write_store(ds: xr.Dataset | StoreSteps, out: str | Path, *, profiles: pd.Da
     if not (index["split"] == "train").any():
         raise ValueError(f"{out}: no train windows (grid {steps.land.shape}, patch_size {patch_size}, "
                          f"max_land_fraction {max_land_fraction}); use smaller patches or more ocean")
-    chunk = _chunk_size(chunks, template)
+    chunk = _chunk_size(chunks, template, patch_size, stride)
     settings = {"patch_size": patch_size, "stride": stride, "max_land_fraction": max_land_fraction,
                 "split": to_dict(split), "chunk": chunk, "split_leakage": leakage}
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
@@ -121,14 +122,16 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
     refuse_foreign_store(out)
 
 
-def _chunk_size(chunks: dict | None, ds: xr.Dataset) -> int:
-    """Square spatial chunk edge from chunks={"lat": n, "lon": n} (time is 1, depth is whole)."""
+def _chunk_size(chunks: dict | None, ds: xr.Dataset, patch_size: int, stride: int) -> int:
+    """Square spatial chunk edge from chunks={"lat": n, "lon": n} (time is 1, depth is whole);
+    by default sized and aligned for the windows (depthdif/data/chunking.py)."""
     chunks = dict(chunks or {})
     unknown = sorted(set(chunks) - {"lat", "lon"})
     if unknown:
         raise ValueError(f"chunks: unknown keys {unknown}; allowed ['lat', 'lon'] (time is always 1, "
                          "depth and eo_channel always whole)")
-    size = int(chunks.get("lat", chunks.get("lon", DEFAULT_CHUNK)))
+    default = default_chunk_edge(patch_size, stride, ds.sizes["depth"], (ds.sizes["lat"], ds.sizes["lon"]))
+    size = int(chunks.get("lat", chunks.get("lon", default)))
     if size < 1 or int(chunks.get("lon", size)) != size:
         raise ValueError(f"chunks: need one square chunk edge >= 1, got {chunks}")
     return size

@@ -56,7 +56,7 @@ class SynthConfig:
     time_step_days: int = 7
     eo_channels: list[str] = field(default_factory=lambda: ["sst"])
     max_land_fraction: float = 0.5
-    chunk: int = 64
+    chunk: int | None = None  # Zarr chunk edge; None: chosen for the windows (data/chunking.py)
     eddy_amplitude_m: float = 150.0   # typical thermocline displacement of an eddy
     front_amplitude_m: float = 70.0
     sensor_noise_c: float = 0.01
@@ -280,5 +280,5 @@ def make_synthetic_store(cfg: SynthConfig, out: str | Path, *, overwrite: bool =
     provenance = {"generator": "depthdif.data.synthetic", "seed": cfg.seed,
                   "climatology": Path(cfg.climatology).name if cfg.climatology else "levitus94 (packaged)"}
     return write_store(ds, out, profiles=profiles, patch_size=cfg.patch_size, stride=cfg.stride,
-                       max_land_fraction=cfg.max_land_fraction, split=split, chunks={"lat": cfg.chunk},
+                       max_land_fraction=cfg.max_land_fraction, split=split, chunks={"lat": cfg.chunk} if cfg.chunk else None,
                        provenance=provenance, config=cfg, overwrite=overwrite, progress=progress)

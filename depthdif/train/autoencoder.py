@@ -41,6 +41,7 @@ from depthdif.data.normalization import Normalization
 from depthdif.evaluation.metrics import ReconstructionMetrics
 from depthdif.models.autoencoder import Codec, build_codec, reconstruction_loss
 from depthdif.train.codec import fresh_codec
+from depthdif.train.optim_step import adamw, clip_step
 
 KIND = "ae"
 LATENT_KIND = "latent"  # a latent checkpoint holds its codec under the same `autoencoder.` keys
@@ -159,7 +160,8 @@ class AutoencoderSystem(pl.LightningModule):
         if not self.trainable:
             return None
         tr = self.cfg.ae.training
-        optimizer = torch.optim.AdamW(self.trainable, lr=tr.lr, weight_decay=self.cfg.training.weight_decay)
+        optimizer = adamw(self.trainable, lr=tr.lr, weight_decay=self.cfg.training.weight_decay,
+                          fused_step=self.cfg.training.fused_step, precision=self.cfg.training.precision)
         plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, mode="min", factor=LR_FACTOR,
                                                              patience=tr.lr_patience, min_lr=tr.lr * MIN_LR_RATIO)
         return {"optimizer": optimizer,
@@ -173,6 +175,10 @@ class AutoencoderSystem(pl.LightningModule):
         if patience is None or not self.trainable:
             return []
         return [EarlyStopping(monitor=MONITOR, mode="min", patience=patience, check_on_train_epoch_end=False)]
+
+    def configure_gradient_clipping(self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+                                    gradient_clip_algorithm: str | None = None) -> None:
+        clip_step(self, optimizer, gradient_clip_val, gradient_clip_algorithm, fused_step=self.cfg.training.fused_step)
 
     # --- export -------------------------------------------------------------------------------
     def export_state(self) -> dict[str, Tensor]:

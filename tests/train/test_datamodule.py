@@ -74,3 +74,40 @@ def test_batches_follow_the_contract(tiny_store):
     b, d, h, w = batch["x"].shape
     assert b == 4 and batch["eo"].shape == (4, 1, h, w) and batch["land_mask"].shape == (4, 1, h, w)
     assert batch["x"].dtype == torch.float32 and batch["patch_id"].dtype == torch.int64
+
+
+def test_two_shards_with_two_loader_workers_each_see_every_window_once_per_epoch(tiny_store):
+    from depthdif.data.chunk_sampler import ChunkShuffle
+
+    cfg = cfg_for(tiny_store, **{"data.num_workers": 2, "data.batch_size": 2, "data.cache_mb": 1})
+    train_ids = sorted(make_loaders(cfg_for(tiny_store))[0].dataset.patch_ids.tolist())
+    loaders = [make_loaders(cfg, rank=r, world_size=2)[0] for r in range(2)]
+    assert all(isinstance(loader.sampler, ChunkShuffle) and loader.num_workers == 2 for loader in loaders)
+    orders = []
+    for epoch in range(2):
+        seen = []
+        for loader in loaders:
+            loader.sampler.set_epoch(epoch)  # what Lightning does at every epoch start
+            seen += [int(i) for batch in loader for i in batch["patch_id"]]
+        assert sorted(seen) == train_ids
+        orders.append(seen)
+    assert orders[0] != orders[1]
+
+
+def test_window_shuffle_and_in_memory_reads_use_a_plain_permutation(tiny_store):
+    for overrides in ({"data.shuffle": "windows"}, {"data.in_memory": True}, {"data.cache_mb": 0}):
+        assert isinstance(make_loaders(cfg_for(tiny_store, **overrides))[0].sampler, SeededShuffle)
+
+
+def test_loader_workers_default_follows_the_cpus_of_the_training_process(tiny_store):
+    from depthdif.train.datamodule import loader_workers
+
+    threads = torch.get_num_threads()
+    try:
+        for cpus, expected in ((1, 0), (2, 1), (4, 3), (16, 4)):
+            torch.set_num_threads(cpus)  # Ray sets it to the CPUs it granted the process
+            assert loader_workers(cfg_for(tiny_store)) == expected
+        assert loader_workers(cfg_for(tiny_store, **{"data.in_memory": True})) == 0
+        assert loader_workers(cfg_for(tiny_store, **{"data.num_workers": 3})) == 3
+    finally:
+        torch.set_num_threads(threads)
