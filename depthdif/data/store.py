@@ -125,7 +125,7 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
 def _chunk_size(chunks: dict | None, ds: xr.Dataset, patch_size: int, stride: int) -> int:
     """Square spatial chunk edge from chunks={"lat": n, "lon": n} (time is 1, depth is whole);
     by default sized and aligned for the windows (depthdif/data/chunking.py)."""
-    chunks = dict(chunks or {})
+    chunks = {k: v for k, v in (chunks or {}).items() if v is not None}  # None: the default edge
     unknown = sorted(set(chunks) - {"lat", "lon"})
     if unknown:
         raise ValueError(f"chunks: unknown keys {unknown}; allowed ['lat', 'lon'] (time is always 1, "
