@@ -194,6 +194,7 @@ class Realism:
     gradient_depth: float            # median depth of it, m
     sst_corr: list[float]            # per band
     rho_bins: list[np.ndarray]       # per band, binned rho (figure)
+    mean_profile: np.ndarray         # (D,) mean temperature (the old, weaker check: means agree)
 
 
 DISTANCE_EDGES_KM = np.array([0, 25, 50, 100, 200, 400, 800, 1600, 5000.0])
@@ -214,4 +215,4 @@ def realism(ps: ProfileSet, clim: Climatology) -> Realism:
     grad, where = max_gradient(ps.temp, ps.depth)
     return Realism(len(ps.lat), pairs, anomaly_std(ps, anom), lengths, ranges, float(np.nanmedian(grad)),
                    float(np.nanmedian(where)), [sst_correlation(anom, ps.depth, ps.group, b) for b in BANDS_M],
-                   bins)
+                   bins, np.nanmean(ps.temp, axis=0))

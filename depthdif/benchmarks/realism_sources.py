@@ -50,9 +50,43 @@ def real_argo(name: str, files: list[Path]) -> ProfileSet:
                       np.stack(table["temp"].to_numpy()).astype(np.float64))
 
 
+MODEL_FILE = SHARED / "model_fields" / "atlantic_profiles_iris.nc"
+MODEL_NAME = "equatorial Atlantic reanalysis 10-2S"
+
+
+def model_columns(path: Path = MODEL_FILE) -> ProfileSet:
+    """The reanalysis' 48 columns (1.7 x 5 deg grid, Dec 1984; kelvin) as one set of profiles.
+    The other model file (a 4-km Norwegian shelf, <= 319 m on terrain-following levels) does not
+    fit a 20-degree open-ocean basin and is not used."""
+    import xarray as xr
+
+    with xr.open_dataset(path) as ds:
+        theta = ds["theta"].transpose("depth", "lat", "lon").values.astype(float)
+        depth, lat, lon = ds["depth"].values.astype(float), ds["lat"].values, ds["lon"].values
+        when = np.datetime64(str(ds["time"].values)[:10], "ns") if "time" in ds.coords else np.datetime64("1984-12-15", "ns")
+    celsius = theta - 273.15 if np.nanmedian(theta) > 100 else theta
+    la, lo = np.meshgrid(lat, (lon + 180) % 360 - 180, indexing="ij")
+    columns = celsius.reshape(len(depth), -1).T
+    levels = real_levels()
+    temp = np.stack([np.interp(levels, depth, c, left=np.nan, right=np.nan) for c in columns])
+    n = temp.shape[0]
+    return ProfileSet(MODEL_NAME, la.ravel(), lo.ravel(), np.full(n, when), np.zeros(n, np.int64), levels, temp)
+
+
 def real_sets() -> list[ProfileSet]:
     """The real sets whose files are present (a checkout without ../shared gets none)."""
-    return [real_argo(name, files) for name, files in ARGO_FILES.items() if all(f.is_file() for f in files)]
+    sets = [real_argo(name, files) for name, files in ARGO_FILES.items() if all(f.is_file() for f in files)]
+    return sets + ([model_columns()] if MODEL_FILE.is_file() else [])
+
+
+def pool(sets: list[ProfileSet], name: str) -> ProfileSet:
+    """Several sets as one, their groups kept apart."""
+    parts, offset = [], 0
+    for one in sets:
+        parts.append(ProfileSet(name, one.lat, one.lon, one.time, one.group + offset, one.depth, one.temp))
+        offset += int(one.group.max()) + 1
+    cat = lambda attr: np.concatenate([getattr(p, attr) for p in parts])  # noqa: E731
+    return ProfileSet(name, cat("lat"), cat("lon"), cat("time"), cat("group"), parts[0].depth, cat("temp"))
 
 
 def twins(real: ProfileSet, overrides: dict | None = None, size: int = 128, seeds: int = 2) -> ProfileSet:
@@ -83,12 +117,14 @@ def _twin_columns(real: ProfileSet, rows: np.ndarray, overrides: dict, size: int
 
     # The profiles sit at a random place in their basin (not always at its centre, where the front is).
     rng = np.random.default_rng(seed)
-    lat0 = float(np.clip(real.lat[rows].mean() + rng.uniform(-0.35, 0.35) * TWIN_SPAN_DEG,
-                         -78 + TWIN_SPAN_DEG / 2, 78 - TWIN_SPAN_DEG / 2))
-    lon0 = float(real.lon[rows].mean() + rng.uniform(-0.35, 0.35) * TWIN_SPAN_DEG)
+    extent = max(np.ptp(real.lat[rows]), np.ptp(real.lon[rows]))
+    span = max(TWIN_SPAN_DEG, extent + 4.0)   # a set spread wider than the default basin (model grid)
+    jitter = float(np.clip((span / 2 - extent / 2 - 2.0) / span, 0.0, 0.35))  # keep 2 deg off the edges
+    lat0 = float(np.clip(real.lat[rows].mean() + rng.uniform(-jitter, jitter) * span, -78 + span / 2, 78 - span / 2))
+    lon0 = float(real.lon[rows].mean() + rng.uniform(-jitter, jitter) * span)
     days = np.asarray(real.time[rows], dtype="datetime64[D]")
     ntime = int((days.max() - days.min()).astype(int) // TWIN_STEP_DAYS) + 2
-    half = TWIN_SPAN_DEG / 2
+    half = span / 2
     cfg = SynthConfig(nlat=size, nlon=size, ntime=ntime, n_levels=len(S.GLORYS_DEPTHS_M), patch_size=16,
                       stride=16, obs_fraction=0.001, seed=seed, lat_range=(lat0 - half, lat0 + half),
                       lon_range=(lon0 - half, lon0 + half), start=str(days.min()),

@@ -1,15 +1,20 @@
 """A realistic synthetic ocean: the embedded default data set (no download, deterministic by seed).
 
-What makes it useful for ranking models (issue 3, "Embedded default"):
+What makes it useful for ranking models (issues 3 and 16):
 - the background T(z) is REAL: the Levitus monthly climatology at the basin's positions,
-  interpolated bilinearly in latitude and longitude, linearly in season and depth (coastal and
-  sub-floor cells of the 4-degree grid take their nearest wet neighbour's water);
-- a mixed layer that deepens in winter, and mesoscale eddies plus a meandering front that DISPLACE
-  the thermocline: T(z) = T_bg(z - eta(x, y, t) exp(-z/1000 m) - mld exp(-z/200 m)), so the
-  displacement fades at depth. Surface and subsurface are coupled nonlinearly, so the field is not
-  Gaussian and optimal interpolation is not optimal;
-- a coast with shelf and slope, a rough abyss and seamounts: land_mask and a y_valid_mask that
-  shrinks with depth;
+  interpolated bilinearly in latitude and longitude, linearly in season and depth; its land and
+  sub-floor cells take water from wet neighbours at the same depth (climatology.fill_dry_cells);
+- the default basin is open ocean south of Africa (55-35 S, 20-40 E: Agulhas Return Current,
+  subtropical and subantarctic fronts), where the real Argo floats we check realism against
+  drifted; the coast faces the nearest real land and real land stays land (seafloor.py);
+- the ocean departs from climatology as the real one does there (ocean_motion.py): eddies
+  displace the thermocline, T(z) = T_bg(z - eta G(z)), G zero at the surface, largest in the
+  thermocline, fading below ~1000 m; fronts, meanders and eddies move water masses, reading the
+  background at a shifted latitude (a sharp front out of the smeared 4-degree one, and anomalies
+  at every depth where isotherms slope); a seasonal mixed layer with a sharp base; surface
+  weather confined to the mixed layer. Per-depth anomaly std, horizontal decorrelation length,
+  thermocline gradient and SST-subsurface correlation match real Argo within stated tolerances
+  (BENCHMARKS.md "realism"). The field is not Gaussian and optimal interpolation is not optimal;
 - EO: the surface smoothed like an L4 SST product, plus noise (optional SSS, ADT);
 - Argo-like floats (depthdif/data/floats.py) give the sparse x.
 
@@ -108,6 +113,18 @@ class SynthConfig:
             raise ValueError(f"eo_channels {self.eo_channels}: allowed {sorted(EO_BUILDERS)}")
         if self.ntime < 1 or self.time_step_days < 1:
             raise ValueError("ntime and time_step_days must be >= 1")
+        positive = ["eddy_spacing_km", "front_width_km", "front_zone_km", "meander_scale_km", "meander_days",
+                    "meander_turn_depth_m", "turbulence_scale_km", "displacement_decay_m", "eddy_shift_depth_m",
+                    "seasonal_thermocline_m", "surface_scale_km", "surface_days", "surface_depth_m"]
+        bad = [name for name in positive if not getattr(self, name) > 0]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: must be > 0")
+        for name in ("eddy_radius_km", "eddy_speed_km_day", "front_wavelength_km"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name}: need 0 < low <= high, got {getattr(self, name)}")
+        if not 0 <= self.mixed_layer_summer_m <= self.mixed_layer_winter_m:
+            raise ValueError("mixed_layer_summer_m must be in [0, mixed_layer_winter_m]")
 
 
 def depth_levels(n_levels: int) -> np.ndarray:
