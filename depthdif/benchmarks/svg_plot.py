@@ -35,7 +35,8 @@ class Panel:
         return self.y0 + (frac if self.y_down else 1 - frac) * self.h
 
     def line(self, x, y, color: str, dash: str = "", width: float = 1.8) -> None:
-        x, y = np.asarray(x, float), np.asarray(y, float)
+        x = np.clip(np.asarray(x, float), min(self.xlim), max(self.xlim))   # stay inside the box
+        y = np.clip(np.asarray(y, float), min(self.ylim), max(self.ylim))
         ok = np.isfinite(x) & np.isfinite(y)
         if ok.sum() >= 2:
             pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(self.px(x[ok]), self.py(y[ok])))

@@ -68,7 +68,7 @@ class SynthConfig:
     chunk: int = 64
     # How the ocean departs from climatology (depthdif/data/ocean_motion.py). Tuned against real
     # Argo south of Africa (BENCHMARKS.md "realism", `python -m depthdif.benchmarks.realism`).
-    eddy_amplitude_m: float = 350.0   # thermocline displacement of a typical eddy at 45 deg
+    eddy_amplitude_m: float = 400.0   # thermocline displacement of a typical eddy at 45 deg
     eddy_radius_km: tuple[float, float] = (30.0, 90.0)
     eddy_spacing_km: float = 300.0    # one eddy per spacing^2
     eddy_speed_km_day: tuple[float, float] = (1.5, 5.0)  # westward drift
@@ -80,7 +80,7 @@ class SynthConfig:
     front_zone_km: float = 200.0      # how far from the front the water departs from climatology
     front_meander_km: float = 90.0
     front_wavelength_km: tuple[float, float] = (300.0, 600.0)
-    meander_shift_deg: float = 1.0    # large meanders of the water masses (degrees latitude, std)
+    meander_shift_deg: float = 1.2    # large meanders of the water masses (degrees latitude, std)
     meander_scale_km: float = 330.0   # their correlation e-folding length ...
     meander_days: float = 90.0        # ... and time
     meander_turn_depth_m: float = 400.0  # meanders decorrelate with depth, halfway at this depth
