@@ -2,7 +2,7 @@
 
     depthdif data synth --out data/demo.zarr                 # the embedded default (~256x256, 12 steps)
     depthdif data synth --out /tmp/t.zarr --size 64 --times 4 --levels 8 --patch-size 16
-    depthdif data info data/demo.zarr [--verify]
+    depthdif data info data/demo.zarr [--verify] [--plot maps/ --step 0]
     depthdif data ingest --out real.zarr --model glorys_*.nc --sst ostia_*.nc --argo argo/
     depthdif data osse --truth model.nc --out osse.zarr --obs-fraction 0.02 --seed 0
 
@@ -58,6 +58,9 @@ def _register_info(data_sub) -> None:
     p.add_argument("store", help="a store directory or an fsspec URI (s3://bucket/ocean.zarr)")
     p.add_argument("--verify", action="store_true", help="also read every chunk: checksums, and values finite "
                    "and physically plausible wherever the valid masks say valid")
+    p.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                   help="write depth maps of y, x and eo for one time step (PNGs + maps_t<step>.svg) into DIR")
+    p.add_argument("--step", type=int, default=0, help="time step to plot with --plot (default 0)")
     p.set_defaults(handler=handle_info)
 
 
@@ -97,6 +100,11 @@ def handle_info(args: argparse.Namespace) -> int:
     print(time_axis_text(store.ds["time"].values))
     if report is not None:
         print(report.summary())
+    if args.plot is not None:
+        from depthdif.data.depth_maps import write_depth_maps
+
+        paths = write_depth_maps(store.ds, args.plot, step=args.step, title=str(args.store))
+        print(f"wrote {len(paths)} files to {args.plot} (open {paths[0].name})", file=sys.stderr)
     return 0
 
 
