@@ -37,11 +37,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename a finished temp folder into place; an existing one is moved aside, then removed."""
+    """Rename a finished temp folder into place; an existing one is moved aside first (and put back
+    if the rename fails), then removed: readers see the old folder or the new one, never a mix."""
     aside = None
     if out.exists():
         aside = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        out.rename(aside)
-    tmp.rename(out)
+        os.replace(out, aside)
+    try:
+        os.replace(tmp, out)
+    except OSError:
+        if aside is not None:
+            os.replace(aside, out)
+        raise
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)

@@ -34,6 +34,7 @@ from depthdif import __version__
 from depthdif.config import ExperimentConfig, from_dict, load, save
 from depthdif.data.normalization import Normalization
 from depthdif.atomic import swap_into_place
+from depthdif.ownership import EXPORT_MARKERS, refuse_foreign
 
 WEIGHTS, CONFIG, NORMALIZATION = "weights.safetensors", "config.yaml", "normalization.json"
 OBJECTIVES, PARAMS, METADATA, MANIFEST = "objectives.json", "params.json", "metadata.json", "MANIFEST.sha256"
@@ -119,6 +120,7 @@ def _plain(value: Any) -> Any:
 def _refuse_existing(out_dir: Path, overwrite: bool) -> None:
     if out_dir.exists() and not overwrite:
         raise FileExistsError(f"{out_dir}: export exists; pass --overwrite to replace it")
+    refuse_foreign(out_dir, EXPORT_MARKERS, "export folder")  # --overwrite replaces only our exports
 
 
 def sha256_of(path: Path) -> str:
@@ -206,19 +208,20 @@ def select_trials(results: pd.DataFrame, objectives: Sequence[Any], *, trial: st
                   pareto: bool = False, best: str | None = None) -> pd.DataFrame:
     """The rows to export: one trial (by trial_id or trial_number), the Pareto set, or the best
     COMPLETE trial by one objective (its direction from the study spec)."""
-    from depthdif.study.pareto import compute_pareto, eligible_mask, objective_column
+    from depthdif.study.pareto import compute_pareto, eligible_mask
+    from depthdif.study.results import OBJECTIVE_PREFIX, objective_key
 
     if sum([trial is not None, pareto, best is not None]) != 1:
         raise ValueError("export: choose exactly one of --trial ID, --pareto, --best METRIC")
     if pareto:
         return compute_pareto(results, objectives).front
     if best is not None:
-        metric = best.removeprefix("objective/")
+        metric = best.removeprefix(OBJECTIVE_PREFIX)
         by_metric = {o.metric: o for o in objectives}
         if metric not in by_metric:
             raise ValueError(f"export --best {best!r}: not an objective of this study; allowed values: "
                              f"{sorted(by_metric)}")
-        column = objective_column(metric)
+        column = objective_key(metric)
         rows = results[eligible_mask(results, [column])]
         if rows.empty:
             raise ValueError(f"export --best {metric}: no COMPLETE trial with a finite {column}")
@@ -243,7 +246,9 @@ def export_row(row: pd.Series, objectives: Sequence[Any], out_root: str | Path, 
     checkpoint = row.get("checkpoint_path")
     if not isinstance(checkpoint, str) or not checkpoint:
         raise ValueError(f"trial {row['trial_id']} ({row.get('state')}): no checkpoint_path in the results table")
-    values = {o.metric: {"value": row.get(f"objective/{o.metric}"), "direction": o.direction} for o in objectives}
+    from depthdif.study.results import objective_key
+
+    values = {o.metric: {"value": row.get(objective_key(o.metric)), "direction": o.direction} for o in objectives}
     params = {c.removeprefix("param/"): row[c] for c in row.index  # unset conditional params: dropped
               if c.startswith("param/") and row[c] is not None
               and not (isinstance(row[c], float) and math.isnan(row[c]))}

@@ -1,20 +1,25 @@
 """Export folder + store → a gridded prediction Zarr (ensemble mean and spread, °C).
 
-Every window of the chosen split (or every window of the patch index for `split="all"`) is
-reconstructed with K seeded samples of the exported system, de-normalized per depth level, and
-stitched back onto the store's (time, depth, lat, lon) grid:
+The grid is tiled with overlapping windows of the export's patch size every `stride` pixels
+(default half the patch; the last window of each axis is moved back to end at the border, so
+every pixel is covered), at every time step. Each window is reconstructed with K seeded samples
+of the exported system, de-normalized per depth level, and the windows are blended:
 
 - **Overlap weighting**: a separable taper w(i, j) = h(i)·h(j) with h the Hann window evaluated at
-  pixel centres, h(i) = sin²(π (i + ½) / size). It is never 0, so a pixel covered by one window
-  keeps that window's value, and where windows overlap their centres outweigh their edges (the
-  UNet sees least context at the edges). The stitched mean is Σ w·mean / Σ w.
+  pixel centres, h(i) = sin²(π (i + ½) / size). It is never 0, so a pixel at the domain border,
+  covered by one window only, keeps that window's value (no NaN edge); with stride = size/2 the
+  overlapping tapers sum to 1 (sin² + cos²), so each window fades out exactly where the next fades
+  in and no window border shows as a seam. The stitched mean is Σ w·mean / Σ w.
 - **Spread**: per window, the ensemble standard deviation over the K members (ddof = 1; 0 when
   K = 1); stitched as sqrt(Σ w·std² / Σ w), i.e. the weighted mean variance.
-- **NaN** wherever no window covered the pixel, on land (`land_mask`), and below the sea floor
+- **What is written**: `split="all"` every ocean pixel at every time step; a split, the pixels of
+  that split's index windows at each step (windows overlapping them are reconstructed; their
+  other pixels are only context). NaN elsewhere, on land (`land_mask`), and below the sea floor
   (`y_valid_mask` = 0) in stores that have a target; Argo-only stores (no `y`) mask land only.
+  Windows with no ocean pixel or none to write are skipped.
 - **Seeds**: batch b of the window sequence (windows ordered by time, then position) is sampled
   with seed `seed * 100_000 + b`, so a prediction is reproducible for the same (export, store,
-  split, samples, seed, batch_size), in this process or a fresh one.
+  split, stride, samples, seed, batch_size), in this process or a fresh one.
 
 The output is written one time step at a time (memory: one (D, lat, lon) slab) into a temp
 Zarr next to `out`, then renamed into place.
@@ -23,6 +28,7 @@ Zarr next to `out`, then renamed into place.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sys
 import uuid
@@ -33,15 +39,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import xarray as xr
 
 from depthdif import __version__
 from depthdif.data import schema as S
+from depthdif.data.index import coverage_mask, window_sums
 from depthdif.data.location import absolute
 from depthdif.atomic import swap_into_place
 
 MEAN, SPREAD = "temperature_mean", "temperature_spread"
+PREDICTION_TITLE = "depthdif reconstruction"  # the root attribute that marks our outputs
 SPLIT_CHOICES = ("all", "train", "val", "test")
 BATCH_SEED_STRIDE = 100_000
 
@@ -87,56 +96,79 @@ class SlabAccumulator:
         return mean.astype(np.float32), spread.astype(np.float32)
 
 
-def window_ids(store: Any, split: str) -> np.ndarray:
-    """Patch ids of the split ("all": every window of the index), ordered by time then position."""
+def tile_offsets(n: int, size: int, stride: int) -> np.ndarray:
+    """Window starts along an axis of n pixels: every `stride`, the last one ending at the border."""
+    if not 1 <= stride <= size:
+        raise ValueError(f"predict: --stride must be in [1, patch size {size}] (larger leaves gaps), got {stride}")
+    if size > n:
+        raise ValueError(f"predict: patch size {size} is larger than the grid ({n} pixels)")
+    starts = np.arange(0, n - size + 1, stride, dtype=np.int64)
+    return starts if starts[-1] == n - size else np.append(starts, n - size)
+
+
+def target_pixels(store: Any, split: str, time_index: int) -> np.ndarray:
+    """(lat, lon) bool: the pixels to write at one step (see the module docstring)."""
     if split not in SPLIT_CHOICES:
         raise ValueError(f"predict: split {split!r}; allowed values: {list(SPLIT_CHOICES)}")
-    index = store.index if split == "all" else store.index[store.index["split"] == split]
-    if index.empty:
-        raise ValueError(f"{store.path}: no windows in split {split!r}")
-    return index.sort_values(["time_index", "y0", "x0", "patch_id"])["patch_id"].to_numpy()
+    ocean = ~np.asarray(store.ds[S.LAND].values, dtype=bool)
+    if split == "all":
+        return ocean
+    return ocean & coverage_mask(store.index, time_index, ocean.shape, split)
 
 
-class WindowsInOrder(torch.utils.data.Dataset):
-    """Batch-contract items for `ids` in the given order, whatever split each window is in.
+def tile_windows(store: Any, split: str, stride: int, size: int) -> pd.DataFrame:
+    """The windows to reconstruct (time_index, y0, x0, size, lat, lon, time_days), in time order."""
+    nlat, nlon = store.ds.sizes["lat"], store.ds.sizes["lon"]
+    ys, xs = tile_offsets(nlat, size, stride), tile_offsets(nlon, size, stride)
+    yy, xx = (a.ravel() for a in np.meshgrid(ys, xs, indexing="ij"))
+    lat, lon = store.ds["lat"].values.astype(np.float64), store.ds["lon"].values.astype(np.float64)
+    days = store.ds["time"].values.astype("datetime64[D]").astype(np.int64)
+    frames = []
+    for t in range(store.ds.sizes["time"]):
+        wanted = target_pixels(store, split, t)
+        hits = window_sums(wanted.astype(np.float64), yy, xx, size) > 0
+        frames.append(pd.DataFrame({"time_index": t, "y0": yy[hits], "x0": xx[hits], "size": size,
+                                    "time_days": days[t]}))
+    windows = pd.concat(frames, ignore_index=True)
+    if windows.empty:
+        raise ValueError(f"{store.path}: no windows to predict in split {split!r}")
+    centre = size / 2 - 0.5  # window centre, as in the patch index metadata
+    windows["lat"] = np.interp(windows["y0"] + centre, np.arange(lat.size), lat)
+    windows["lon"] = np.interp(windows["x0"] + centre, np.arange(lon.size), lon)
+    windows.insert(0, "patch_id", np.arange(len(windows), dtype=np.int64))  # a running number
+    return windows
 
-    `PatchDataset` serves one split; `split="all"` needs windows of every split interleaved in
-    time order (the stitcher finishes one time step before the next), so each item is fetched
-    from its own split's dataset.
-    """
 
-    def __init__(self, store_path: Path, ids: np.ndarray, eo_channels: list[str]):
+class TiledWindows(torch.utils.data.Dataset):
+    """Batch-contract items of arbitrary windows (not only the patch index's), in the given order."""
+
+    def __init__(self, store_path: Path, windows: pd.DataFrame, eo_channels: list[str]):
         from depthdif.data.dataset import PatchDataset
-        from depthdif.data.store import OceanStore
 
-        split_of = OceanStore.open(store_path, check_chunks=False).index.set_index("patch_id")["split"]
-        self.ids = np.asarray(ids, dtype=np.int64)
-        splits = split_of.loc[self.ids].to_numpy()
-        self.datasets, self.where = {}, []
-        for split in dict.fromkeys(splits):
-            members = self.ids[splits == split]
-            self.datasets[split] = PatchDataset(store_path, split, eo_channels=eo_channels, patch_ids=members)
-        position = {split: {int(p): i for i, p in enumerate(ds.patch_ids)} for split, ds in self.datasets.items()}
-        self.where = [(split, position[split][int(p)]) for p, split in zip(self.ids, splits)]
+        # The train split always exists; it only lends its reader and normalization here (float ids
+        # serve evaluation only: their fallback warnings do not concern a prediction).
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            self.reader = PatchDataset(store_path, "train", eo_channels=eo_channels)
+        self.rows = windows.to_dict("records")
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.rows)
 
     def __getitem__(self, i: int) -> dict:
-        split, position = self.where[i]
-        return self.datasets[split][position]
+        return self.reader.window_item(self.rows[i])
 
 
-def ensemble_batches(system: Any, store_path: Path, ids: np.ndarray, samples: int, seed: int,
+def ensemble_batches(system: Any, store_path: Path, windows: pd.DataFrame, samples: int, seed: int,
                      batch_size: int, progress: bool) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Yield (patch_ids, mean °C, variance °C²) per batch; arrays (B, D, s, s)."""
+    """Yield (window numbers, mean °C, variance °C²) per batch; arrays (B, D, s, s)."""
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
-    loader = DataLoader(WindowsInOrder(store_path, ids, list(system.cfg.data.eo_channels)),
+    loader = DataLoader(TiledWindows(store_path, windows, list(system.cfg.data.eo_channels)),
                         batch_size=batch_size, shuffle=False, num_workers=0)
     norm = system.normalization
-    with tqdm(total=len(ids), desc="predicting", unit="window", file=sys.stderr, disable=not progress) as bar:
+    with tqdm(total=len(windows), desc="predicting", unit="window", file=sys.stderr, disable=not progress) as bar:
         for b, batch in enumerate(loader):
             fields = {k: v for k, v in batch.items() if isinstance(v, torch.Tensor)}
             with torch.no_grad():
@@ -146,10 +178,11 @@ def ensemble_batches(system: Any, store_path: Path, ids: np.ndarray, samples: in
             bar.update(len(batch["patch_id"]))
 
 
-def invalid_mask(store: Any, time_index: int) -> np.ndarray:
-    """(D, lat, lon) True on land and, when the store has a target, below the sea floor."""
-    land = np.asarray(store.ds[S.LAND].values, dtype=bool)
-    invalid = np.broadcast_to(land, (store.n_levels, *land.shape)).copy()
+def invalid_mask(store: Any, time_index: int, split: str = "all") -> np.ndarray:
+    """(D, lat, lon) True where nothing is written: outside the split's pixels (land included)
+    and, when the store has a target, below the sea floor."""
+    outside = ~target_pixels(store, split, time_index)
+    invalid = np.broadcast_to(outside, (store.n_levels, *outside.shape)).copy()
     if store.has_target:
         invalid |= ~np.asarray(store.ds[S.Y_MASK].isel(time=time_index).values, dtype=bool)
     return invalid
@@ -169,35 +202,53 @@ def slab_dataset(store: Any, t: int, mean: np.ndarray, spread: np.ndarray, attrs
 
 
 def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, split: str = "all",
-                    samples: int | None = None, seed: int | None = None, batch_size: int = 8,
-                    overwrite: bool = False, progress: bool = True, source: str = "") -> Path:
-    """Reconstruct every window of `split`, stitch, write `out` (Zarr) atomically. Returns `out`."""
+                    stride: int | None = None, samples: int | None = None, seed: int | None = None,
+                    batch_size: int = 8, overwrite: bool = False, progress: bool = True, source: str = "") -> Path:
+    """Reconstruct `split` with windows every `stride` pixels (default half the patch), stitch,
+    write `out` (Zarr) atomically. Returns `out`."""
     from depthdif.data.store import OceanStore
 
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: prediction exists; pass --overwrite to replace it")
+    _refuse_foreign_output(out)
     store = OceanStore.open(store_path)
     _check_compatible(system, store)
     samples = system.cfg.sampling.ensemble_size if samples is None else int(samples)
     seed = system.cfg.sampling.seed if seed is None else int(seed)
     if samples < 1:
         raise ValueError(f"predict: --samples must be ≥ 1, got {samples}")
-    ids = window_ids(store, split)
-    attrs = {"title": "depthdif reconstruction", "source": source, "split": split, "samples": samples,
-             "seed": seed, "batch_size": batch_size, "store": absolute(store_path),
-             "package_version": __version__,
+    size = int(store.index["size"].iloc[0])
+    stride = max(1, size // 2) if stride is None else int(stride)
+    windows = tile_windows(store, split, stride, size)
+    attrs = {"title": PREDICTION_TITLE, "source": source, "split": split, "samples": samples,
+             "seed": seed, "batch_size": batch_size, "patch_size": size, "stride": stride,
+             "store": absolute(store_path), "package_version": __version__,
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-             "stitching": "separable Hann taper at pixel centres; mean = sum(w*mean)/sum(w); "
-                          "spread = sqrt(sum(w*var)/sum(w)); NaN where uncovered, land or below the sea floor"}
+             "stitching": f"windows of {size} px every {stride} px; separable Hann taper at pixel centres; "
+                          "mean = sum(w*mean)/sum(w); spread = sqrt(sum(w*var)/sum(w)); NaN outside the split, "
+                          "on land or below the sea floor"}
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _write_slabs(system, store, ids, tmp, attrs, samples, seed, batch_size, progress)
+        _write_slabs(system, store, windows, split, tmp, attrs, samples, seed, batch_size, progress)
         swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def _refuse_foreign_output(out: Path) -> None:
+    """--overwrite replaces only an earlier prediction: never the input store or a foreign folder."""
+    if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+        return
+    try:
+        title = json.loads((out / "zarr.json").read_text())["attributes"].get("title")
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        title = None
+    if title != PREDICTION_TITLE:
+        raise FileExistsError(f"{out}: exists and is not a depthdif prediction (the input store, or another "
+                              "tool's output?); refusing to replace it: choose another --out")
 
 
 def _check_compatible(system: Any, store: Any) -> None:
@@ -215,28 +266,28 @@ def _check_compatible(system: Any, store: Any) -> None:
                          f"{list(system.cfg.data.eo_channels)}, the store has {store.eo_channels}")
 
 
-def _write_slabs(system: Any, store: Any, ids: np.ndarray, tmp: Path, attrs: dict, samples: int, seed: int,
-                 batch_size: int, progress: bool) -> None:
+def _write_slabs(system: Any, store: Any, windows: pd.DataFrame, split: str, tmp: Path, attrs: dict,
+                 samples: int, seed: int, batch_size: int, progress: bool) -> None:
     """Accumulate windows time step by time step and append each finished slab to the Zarr."""
-    index = store.index.set_index("patch_id")
     nlat, nlon = store.ds.sizes["lat"], store.ds.sizes["lon"]
-    size = int(index["size"].iloc[0])
-    taper, written = taper_window(size), 0
+    taper, written = taper_window(int(windows["size"].iloc[0])), 0
     slab, slab_t = SlabAccumulator.empty(store.n_levels, nlat, nlon), 0
-    for patch_ids, means, variances in ensemble_batches(system, store.path, ids, samples, seed, batch_size, progress):
-        for pid, mean, var in zip(patch_ids, means, variances):
-            row = index.loc[int(pid)]
+    rows = windows.set_index("patch_id")
+    batches = ensemble_batches(system, store.path, windows, samples, seed, batch_size, progress)
+    for numbers, means, variances in batches:
+        for number, mean, var in zip(numbers, means, variances):
+            row = rows.loc[int(number)]
             while int(row["time_index"]) > slab_t:  # windows come in time order: flush finished steps
-                written = _append(store, slab, slab_t, tmp, attrs, written)
+                written = _append(store, slab, slab_t, split, tmp, attrs, written)
                 slab, slab_t = SlabAccumulator.empty(store.n_levels, nlat, nlon), slab_t + 1
             slab.add(mean, var, int(row["y0"]), int(row["x0"]), taper)
     for t in range(slab_t, store.ds.sizes["time"]):
-        written = _append(store, slab, t, tmp, attrs, written)
+        written = _append(store, slab, t, split, tmp, attrs, written)
         slab = SlabAccumulator.empty(store.n_levels, nlat, nlon)
 
 
-def _append(store: Any, slab: SlabAccumulator, t: int, tmp: Path, attrs: dict, written: int) -> int:
-    mean, spread = slab.finish(invalid_mask(store, t))
+def _append(store: Any, slab: SlabAccumulator, t: int, split: str, tmp: Path, attrs: dict, written: int) -> int:
+    mean, spread = slab.finish(invalid_mask(store, t, split))
     ds = slab_dataset(store, t, mean, spread, attrs)
     with warnings.catch_warnings():  # zarr notes that consolidated metadata is not in the v3 spec yet
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)

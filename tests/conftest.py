@@ -35,7 +35,8 @@ def tiny_store(tmp_path_factory) -> Path:
     from depthdif.data.synthetic import SynthConfig, make_synthetic_store
 
     path = tmp_path_factory.mktemp("store") / "tiny.zarr"
-    cfg = SynthConfig(nlat=48, nlon=48, ntime=4, n_levels=8, patch_size=16, stride=16, seed=0)
+    # obs_fraction 0.02: ~40 floats, so every split (val is one 2-patch block) holds profiles
+    cfg = SynthConfig(nlat=48, nlon=48, ntime=4, n_levels=8, patch_size=16, stride=16, obs_fraction=0.02, seed=0)
     make_synthetic_store(cfg, path, progress=False)
     return path
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from depthdif.predict import MEAN, SPREAD, SlabAccumulator, batch_seed, predict_to_zarr, taper_window, window_ids
+from depthdif.predict import (MEAN, SPREAD, SlabAccumulator, batch_seed, predict_to_zarr, taper_window, tile_offsets,
+                              tile_windows)
 
 
 def tiny_experiment(store):
@@ -70,16 +71,31 @@ def test_batch_seeds_are_distinct_and_reproducible():
     assert len(seeds) == 1000 and batch_seed(3, 7) == batch_seed(3, 7) != batch_seed(4, 7)
 
 
-def test_window_ids_follow_split_and_time_order(tiny_store):
+def test_tiles_step_by_stride_and_end_at_the_border():
+    assert tile_offsets(48, 16, 8).tolist() == [0, 8, 16, 24, 32]
+    assert tile_offsets(50, 16, 8).tolist() == [0, 8, 16, 24, 32, 34]  # the last window ends at the border
+    assert tile_offsets(48, 16, 16).tolist() == [0, 16, 32]
+    for bad in (0, 17):
+        with pytest.raises(ValueError, match="--stride"):
+            tile_offsets(48, 16, bad)
+
+
+def test_tiles_cover_every_ocean_pixel_in_time_order(tiny_store):
     from depthdif.data.store import OceanStore
 
     store = OceanStore.open(tiny_store)
-    all_ids, test_ids = window_ids(store, "all"), window_ids(store, "test")
-    assert len(all_ids) == len(store.index) and set(test_ids) < set(all_ids)
-    times = store.index.set_index("patch_id").loc[all_ids, "time_index"].to_numpy()
-    assert (np.diff(times) >= 0).all()
+    windows = tile_windows(store, "all", 8, 16)
+    assert (np.diff(windows["time_index"].to_numpy()) >= 0).all()
+    assert windows["patch_id"].tolist() == list(range(len(windows)))
+    ocean = ~store.ds["land_mask"].values.astype(bool)
+    for t in range(store.ds.sizes["time"]):
+        covered = np.zeros_like(ocean)
+        for row in windows[windows["time_index"] == t].itertuples():
+            assert ocean[row.y0:row.y0 + 16, row.x0:row.x0 + 16].any()  # all-land windows are skipped
+            covered[row.y0:row.y0 + 16, row.x0:row.x0 + 16] = True
+        assert covered[ocean].all()
     with pytest.raises(ValueError, match="allowed values"):
-        window_ids(store, "holdout")
+        tile_windows(store, "holdout", 8, 16)
 
 
 def test_prediction_zarr_on_the_store_grid(tiny_store, untrained_system, tmp_path):
@@ -97,12 +113,9 @@ def test_prediction_zarr_on_the_store_grid(tiny_store, untrained_system, tmp_pat
     below_floor = ~store.ds["y_valid_mask"].values.astype(bool)
     assert np.isnan(mean[:, :, land]).all()
     assert np.isnan(mean[below_floor]).all()
-    covered = np.zeros(mean.shape, dtype=bool)
-    for row in store.index.itertuples():
-        covered[row.time_index, :, row.y0:row.y0 + row.size, row.x0:row.x0 + row.size] = True
-    valid = covered & ~below_floor & ~land[None, None]
-    assert valid.any() and np.isfinite(mean[valid]).all() and (spread[valid] >= 0).all()
-    assert np.isnan(mean[~covered]).all()
+    valid = ~below_floor & ~land[None, None]  # split "all": every ocean pixel above the floor, borders included
+    assert np.isfinite(mean[valid]).all() and (spread[valid] >= 0).all()
+    assert pred.attrs["stride"] == 8 and pred.attrs["patch_size"] == 16  # default: half the patch
     assert pred[MEAN].attrs["units"] == "degC" and pred.attrs["samples"] == 2
     # de-normalized: plausible ocean temperatures, not unit-variance noise around 0
     assert -5 < np.nanmean(mean) < 35
@@ -125,6 +138,21 @@ def test_split_restricts_coverage_and_existing_output_is_kept(tiny_store, untrai
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp dirs left
 
 
+def test_overwrite_replaces_a_prediction_never_the_input_store(tiny_store, untrained_system, tmp_path):
+    import shutil
+
+    out = predict_to_zarr(untrained_system, tiny_store, tmp_path / "p.zarr", split="test", samples=1,
+                          progress=False)
+    predict_to_zarr(untrained_system, tiny_store, out, split="test", samples=1, seed=1, overwrite=True,
+                    progress=False)  # an earlier prediction is ours to replace
+    store_copy = shutil.copytree(tiny_store, tmp_path / "store.zarr")
+    with pytest.raises(FileExistsError, match=r"store.zarr: exists and is not a depthdif prediction"):
+        predict_to_zarr(untrained_system, store_copy, store_copy, overwrite=True, progress=False)
+    from depthdif.data.store import OceanStore
+
+    OceanStore.open(store_copy).verify()  # untouched
+
+
 def test_argo_only_store_masks_land_but_not_the_sea_floor(tiny_store, untrained_system, tmp_path):
     """Without a target there is no sea-floor mask: only land and uncovered pixels are NaN."""
     from depthdif.data.store import OceanStore, write_store
@@ -145,3 +173,75 @@ def test_argo_only_store_masks_land_but_not_the_sea_floor(tiny_store, untrained_
     assert np.isfinite(mean[ocean]).all() and np.isnan(mean[~ocean]).all()
     below_floor = ~source.ds["y_valid_mask"].values.astype(bool)
     assert np.isfinite(mean[ocean & below_floor]).any()  # values the target store would have masked
+
+
+class WindowOracle:
+    """A stand-in reconstruction with a known answer: each window returns `field` (°C, on the store
+    grid) plus an error that differs from window to window, as a real model's does. It follows the
+    interface predict needs (cfg, normalization, depth, sample); the tiling and blending are real."""
+
+    def __init__(self, store, cfg, field: np.ndarray, window_error: float):
+        self.cfg, self.normalization, self.depth = cfg, store.normalization.select_eo(["sst"]), store.depth
+        self.field, self.window_error = field, window_error
+        self.lat, self.lon = store.ds["lat"].values, store.ds["lon"].values
+
+    def _start(self, centre: float, axis: np.ndarray, size: int) -> int:
+        return int(round((centre - axis[0]) / (axis[1] - axis[0]) - (size / 2 - 0.5)))
+
+    def sample(self, batch: dict, k: int, seed: int):
+        import torch
+
+        size = batch["x"].shape[-1]
+        out = []
+        for lat, lon in zip(batch["lat"].tolist(), batch["lon"].tolist()):
+            y0, x0 = self._start(lat, self.lat, size), self._start(lon, self.lon, size)
+            error = self.window_error * np.sin(1.7 * y0 + 0.9 * x0 + 0.3)  # differs between windows
+            window = self.field[:, y0:y0 + size, x0:x0 + size] + error
+            out.append(self.normalization.normalize_depth(window))
+        members = torch.as_tensor(np.stack(out), dtype=torch.float32)
+        return members.unsqueeze(0).expand(k, *members.shape)
+
+
+def oracle_prediction(tiny_store, tmp_path, field, window_error, stride, name):
+    from depthdif.data.store import OceanStore
+
+    store = OceanStore.open(tiny_store)
+    oracle = WindowOracle(store, tiny_experiment(tiny_store), field, window_error)
+    out = predict_to_zarr(oracle, tiny_store, tmp_path / name, split="all", stride=stride, samples=1, seed=0,
+                          progress=False)
+    return store, xr.open_zarr(out, chunks=None)[MEAN].values[0]  # first time step (D, lat, lon)
+
+
+def test_a_constant_field_stays_constant_across_window_borders(tiny_store, tmp_path):
+    from depthdif.data.store import OceanStore
+
+    shape = OceanStore.open(tiny_store).ds["y"].shape[1:]
+    store, mean = oracle_prediction(tiny_store, tmp_path, np.full(shape, 12.5), 0.0, None, "const.zarr")
+    written = np.isfinite(mean)
+    assert written[:, ~store.ds["land_mask"].values.astype(bool)].any(axis=0).all()  # no NaN edge or hole
+    np.testing.assert_allclose(mean[written], 12.5, atol=1e-4)
+
+
+def test_overlap_blending_leaves_no_seam_at_window_borders(tiny_store, tmp_path):
+    """A smooth field plus per-window errors: without overlap the errors jump at window borders;
+    with the default half-patch stride the jumps there are no larger than inside the windows."""
+    from depthdif.data.store import OceanStore
+
+    d, h, w = OceanStore.open(tiny_store).ds["y"].shape[1:]
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    smooth = np.broadcast_to(15 + 2 * np.sin(yy / 9.0) + 1.5 * np.cos(xx / 11.0), (d, h, w)).copy()
+
+    def step_ratio(stride, name):
+        store, mean = oracle_prediction(tiny_store, tmp_path, smooth, 0.5, stride, name)
+        error = (mean - smooth)[0]  # top level: above the sea floor everywhere in the ocean
+        jumps = np.abs(np.diff(error, axis=1))  # between columns c and c+1
+        border = np.isin(np.arange(w - 1), np.arange(15, w - 1, 16))  # c = 15, 31: the 16-px window edges
+        finite = np.isfinite(jumps)
+        at_border = np.nanmax(np.where(finite & border[None], jumps, np.nan))
+        inside = np.nanmax(np.where(finite & ~border[None], jumps, np.nan))
+        return at_border, inside
+
+    seam, inside = step_ratio(16, "no_overlap.zarr")
+    assert seam > 0.3 and inside < 1e-4  # no overlap: piecewise-constant errors, jumps at the borders only
+    blended_border, blended_inside = step_ratio(None, "overlap.zarr")
+    assert blended_border < 0.25 * seam and blended_border <= 1.5 * blended_inside

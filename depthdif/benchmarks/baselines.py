@@ -4,7 +4,7 @@
     python -m depthdif.benchmarks.baselines --quick   # ~20 s
 
 Writes a synthetic store (seeded), fits every baseline on its train split, and scores them on
-the val + test splits with 20 % of each patch's profiles withheld: RMSE in °C per depth band,
+the val + test splits with whole floats withheld (each with probability 20 %): RMSE in °C per depth band,
 on the withheld profiles and on the full field. Costs are reported as ratios to IDW measured in
 the same run (no absolute times on a shared CPU box).
 """
@@ -107,9 +107,8 @@ def render(result, methods: list[Timed], cfg: SynthConfig, n_train: int, quick: 
         "",
         f"Synthetic store: {cfg.nlat}x{cfg.nlon} grid, {cfg.ntime} time steps, {cfg.n_levels} levels, "
         f"{cfg.patch_size}² patches, obs_fraction {cfg.obs_fraction}, seed {cfg.seed}. Baselines fitted on the "
-        f"{n_train} train patches; scored on the {result.n_patches} val + test patches with "
-        f"{WITHHELD_FRACTION:.0%} of each patch's profiles withheld (seed {WITHHELD_SEED}; "
-        f"{n_withheld} withheld observations). 'withheld' = vs the held-out profiles, 'full' = vs the "
+        f"{n_train} train patches; scored on the {result.n_patches} val + test patches; "
+        f"{result.withheld_text()} ({n_withheld} withheld observations). 'withheld' = vs the held-out profiles, 'full' = vs the "
         "dense target y where valid. Band scores pool every valid entry of the band's levels.",
         "",
         table.to_markdown(index=False, floatfmt=".3f") if _has_tabulate() else _markdown(table),

@@ -5,8 +5,8 @@
 
 Writes a seeded synthetic store, trains `PixelDiffusionSystem` for a fixed number of optimizer
 steps (the recipe is printed into the section), fits IDW, OI, EO regression and OI on EO
-regression on the same train split, and scores every method on the val + test patches with 20 %
-of each patch's profiles withheld: RMSE in °C per depth band, on the withheld profiles and on
+regression on the same train split, and scores every method on the val + test patches with whole
+floats withheld (each with probability 20 %): RMSE in °C per depth band, on the withheld profiles and on
 the full field. Step costs are ratios measured side by side in the same process (no absolute
 times on a shared CPU box). One intra-op thread: on 2 shared cores two threads are ~10x slower.
 """
@@ -172,8 +172,7 @@ def render(result, costs: dict[str, float], synth: SynthConfig, r: Recipe, n_tra
         "",
         f"Synthetic store: {synth.nlat}x{synth.nlon} grid, {synth.ntime} time steps, {synth.n_levels} levels, "
         f"{synth.patch_size}² patches, obs_fraction {synth.obs_fraction}, seed {synth.seed}; {n_train} train "
-        f"patches, scored on the {result.n_patches} val + test patches with {WITHHELD_FRACTION:.0%} of each "
-        f"patch's profiles withheld (seed {WITHHELD_SEED}).",
+        f"patches, scored on the {result.n_patches} val + test patches; {result.withheld_text()}.",
         "",
         f"Training recipe (deliberately short): UNet base 16, mults [1,2,2], attention at 1/4 resolution; "
         f"cosine schedule, T = 200, x0 parameterization; AdamW lr {r.lr:g}, 20 warm-up steps then cosine decay, "

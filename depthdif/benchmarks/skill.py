@@ -139,7 +139,7 @@ def variants() -> list[Variant]:
                 **fixed, "model.unobserved_top_levels": "background"}
         out.append(Variant(f"pixel ambient{suffix}", "pixel", {**AMBIENT, **bg, "sampling.ambient_mode": "dense"},
                            twins))
-        out.append(Variant(f"latent standard{suffix}", "latent", {**bg, "model.model_type": "latent_cond_dif"}))
+        out.append(Variant(f"latent standard{suffix}", "latent", bg))
     return out
 
 

@@ -2,7 +2,9 @@
 
     depthdif data synth --out data/demo.zarr                 # the embedded default (~256x256, 12 steps)
     depthdif data synth --out /tmp/t.zarr --size 64 --times 4 --levels 8 --patch-size 16
-    depthdif data info data/demo.zarr [--verify]
+    depthdif data info data/demo.zarr [--verify] [--plot maps/ --step 0]
+    depthdif data ingest --out real.zarr --model glorys_*.nc --sst ostia_*.nc --argo argo/
+    depthdif data osse --truth model.nc --out osse.zarr --obs-fraction 0.02 --seed 0
 
 Heavy libraries (xarray, zarr, torch) are imported inside the handlers so `--help` stays fast.
 """
@@ -14,17 +16,19 @@ import sys
 import time
 from pathlib import Path
 
-from depthdif.commands import data_ingest
+from depthdif.commands import data_ingest, data_osse
+from depthdif.commands.split_options import add_split_arguments, split_values
 
 
 def register(sub) -> None:
     parser = sub.add_parser("data", help="make, inspect and ingest ocean stores",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    data_sub = parser.add_subparsers(dest="data_command", metavar="{synth,info,ingest}")
+    data_sub = parser.add_subparsers(dest="data_command", metavar="{synth,info,ingest,osse}")
     data_sub.required = True
     _register_synth(data_sub)
     _register_info(data_sub)
     data_ingest.register(data_sub)
+    data_osse.register(data_sub)
 
 
 def _register_synth(data_sub) -> None:
@@ -38,10 +42,12 @@ def _register_synth(data_sub) -> None:
     p.add_argument("--obs-fraction", type=float, default=0.01,
                    help="Argo profiles per ocean pixel per time step (default 0.01)")
     p.add_argument("--eo-channels", default="sst", help="comma-separated from sst,sss,adt (default sst)")
-    p.add_argument("--chunk", type=int, default=64, help="Zarr chunk edge in pixels (default 64)")
+    p.add_argument("--chunk", type=int, default=None,
+                   help="Zarr chunk edge in pixels (default: chosen for the windows, see data/chunking.py)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--climatology", type=Path, default=None,
                    help="Levitus-format NetCDF (default: the copy shipped in depthdif/resources)")
+    add_split_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing store (swapped in at the end)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(handler=handle_synth)
@@ -50,7 +56,11 @@ def _register_synth(data_sub) -> None:
 def _register_info(data_sub) -> None:
     p = data_sub.add_parser("info", help="summarize a store: dims, splits, patches, profiles, statistics")
     p.add_argument("store", help="a store directory or an fsspec URI (s3://bucket/ocean.zarr)")
-    p.add_argument("--verify", action="store_true", help="also read every chunk (finds corrupt chunks)")
+    p.add_argument("--verify", action="store_true", help="also read every chunk: checksums, and values finite "
+                   "and physically plausible wherever the valid masks say valid")
+    p.add_argument("--plot", type=Path, default=None, metavar="DIR",
+                   help="write depth maps of y, x and eo for one time step (PNGs + maps_t<step>.svg) into DIR")
+    p.add_argument("--step", type=int, default=0, help="time step to plot with --plot (default 0)")
     p.set_defaults(handler=handle_info)
 
 
@@ -64,6 +74,10 @@ def synth_config(args: argparse.Namespace):
               "obs_fraction": args.obs_fraction, "seed": args.seed, "chunk": args.chunk,
               "eo_channels": [c.strip() for c in args.eo_channels.split(",") if c.strip()],
               "climatology": str(args.climatology) if args.climatology else None}
+    split = split_values(args)
+    values.update({"val_fraction": split["val_fraction"], "test_fraction": split["test_fraction"],
+                   "time_block": split["time_block"], "space_block": split["block_size"],
+                   "decorrelation_days": split["decorrelation_days"], "leakage": split["leakage"]})
     return from_dict(SynthConfig, values, "depthdif data synth")
 
 
@@ -81,7 +95,28 @@ def handle_info(args: argparse.Namespace) -> int:
     from depthdif.data.store import OceanStore
 
     store = OceanStore.open(args.store)
-    if args.verify:
-        store.verify(progress=True)
+    report = store.verify(progress=True) if args.verify else None
     print(store.summary())
+    print(time_axis_text(store.ds["time"].values))
+    if report is not None:
+        print(report.summary())
+    if args.plot is not None:
+        from depthdif.data.depth_maps import write_depth_maps
+
+        paths = write_depth_maps(store.ds, args.plot, step=args.step, title=str(args.store))
+        print(f"wrote {len(paths)} files to {args.plot} (open {paths[0].name})", file=sys.stderr)
     return 0
+
+
+def time_axis_text(times) -> str:
+    """`time: FIRST .. LAST, N steps, step S` (S: the step when regular, else min..max spacing)."""
+    import numpy as np
+    import pandas as pd
+
+    first, last = (str(pd.Timestamp(t)).removesuffix(" 00:00:00") for t in (times[0], times[-1]))
+    text = f"time: {first} .. {last}, {len(times)} steps"
+    if len(times) < 2:
+        return text + ", single step"
+    spacing = np.diff(np.asarray(times, "datetime64[ns]"))
+    low, high = pd.Timedelta(spacing.min()), pd.Timedelta(spacing.max())
+    return text + (f", step {low}" if low == high else f", steps {low} .. {high} (calendar or irregular)")

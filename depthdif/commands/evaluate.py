@@ -5,7 +5,13 @@
 
 Writes <out>/eval_metrics.parquet (method, scope, band, depth_index, depth_m, metric, value),
 rmse_by_depth.html, summary.md and the resolved config.yaml. With a checkpoint, the config is
-the checkpoint's (then --config is refused); --set overrides either.
+the checkpoint's (then --config is refused); --set overrides either, and the loaded model samples
+with the overridden config (e.g. --set sampling.steps=50). Keys the trained weights fix (model.*,
+diffusion.*, ema.*, ae.*, latent.*, data.eo_channels) are refused with a checkpoint.
+
+What is withheld and scored: data.withheld_mode (default float: whole Argo floats, each with
+probability data.withheld_fraction; column: that share of each patch's observed columns), seed
+data.withheld_seed; summary.md states it with the counts.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from pathlib import Path
 from depthdif.commands.common import add_set_argument
 
 MODEL = "model"
+# Config keys the trained weights fix: overriding them would not change the loaded network.
+FIXED_BY_CHECKPOINT = ("model.", "diffusion.", "ema.", "ae.", "latent.", "data.eo_channels")
 
 
 def register(sub) -> None:
@@ -27,8 +35,10 @@ def register(sub) -> None:
     parser.add_argument("--store", required=True, help="the Zarr store to evaluate on (a path or an fsspec URI)")
     parser.add_argument("--split", default="test", choices=("train", "val", "test"))
     parser.add_argument("--out", type=Path, help="output dir (default evals/<store>-<split>)")
-    parser.add_argument("--withheld-fraction", type=float, help="share of profiles withheld and scored "
-                        "(default data.withheld_fraction)")
+    parser.add_argument("--withheld-fraction", type=float, help="share of floats (or of each patch's "
+                        "columns) withheld and scored (default data.withheld_fraction)")
+    parser.add_argument("--withheld-mode", choices=("float", "column"), help="withhold whole Argo floats "
+                        "(float) or a share of each patch's columns (column); default data.withheld_mode (float)")
     parser.add_argument("--methods", default="all", help="'all' or a comma list of baselines "
                         "(climatology, idw, oi, eo_regression, oi_eo); the model is always included")
     parser.add_argument("--samples", type=int, help="ensemble members per patch for the model "
@@ -72,6 +82,8 @@ def resolve(args: argparse.Namespace):
     overrides = list(args.overrides)
     if args.withheld_fraction is not None:
         overrides.append(f"data.withheld_fraction={args.withheld_fraction}")
+    if args.withheld_mode is not None:
+        overrides.append(f"data.withheld_mode={args.withheld_mode}")
     overrides.append(f"data.store={args.store}")
     if args.checkpoint.strip().lower() == "none":
         return load(ExperimentConfig, args.config, overrides), None
@@ -79,9 +91,22 @@ def resolve(args: argparse.Namespace):
         raise ValueError("--config: a checkpoint carries its own config; use --set to override it")
     from depthdif.train.systems import load_system
 
+    refuse_fixed_keys(args.overrides)
     system = load_system(checkpoint_file(args.checkpoint))
     data = apply_overrides(to_dict(system.cfg), overrides, ExperimentConfig)
-    return from_dict(ExperimentConfig, data, f"{args.checkpoint} (with --set overrides)"), system
+    cfg = from_dict(ExperimentConfig, data, f"{args.checkpoint} (with --set overrides)")
+    system.cfg = cfg  # the model samples with the overridden config (sampling.*, …)
+    return cfg, system
+
+
+def refuse_fixed_keys(overrides: list[str]) -> None:
+    from depthdif.config.loader import ConfigError, parse_override
+
+    for text in overrides:
+        key, _ = parse_override(text)
+        if key.startswith(FIXED_BY_CHECKPOINT):
+            raise ConfigError("--set", key, "fixed by the checkpoint's trained weights; eval can override "
+                                            "sampling.*, evaluation.*, data.* (except eo_channels) and training.*")
 
 
 def handle_eval(args: argparse.Namespace) -> int:

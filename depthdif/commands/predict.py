@@ -10,15 +10,19 @@ SPLITS = ("all", "train", "val", "test")
 def register(sub) -> None:
     parser = sub.add_parser(
         "predict", help="reconstruct a store's gridded temperature with an exported model",
-        description="Samples every window of the split with the exported model (K seeded members), "
-                    "de-normalizes, stitches windows with a Hann taper and writes temperature_mean and "
+        description="Tiles the grid with overlapping windows (every --stride pixels), samples each with the "
+                    "exported model (K seeded members), de-normalizes, blends the windows with a Hann taper "
+                    "(no seams at window borders) and writes temperature_mean and "
                     "temperature_spread (time, depth, lat, lon; degC; NaN where uncovered, land or below "
                     "the sea floor) as Zarr. Needs only the export folder, never the study directory.")
     parser.add_argument("--export", required=True, metavar="DIR", help="an export folder (trial_<id>/)")
     parser.add_argument("--store", required=True, metavar="STORE", help="a depthdif Zarr store")
     parser.add_argument("--out", required=True, metavar="PRED.zarr", help="output Zarr (written atomically)")
     parser.add_argument("--split", choices=SPLITS, default="all",
-                        help="windows to reconstruct: every window of the patch index (all) or one split")
+                        help="pixels to write: every ocean pixel (all) or those of one split's windows")
+    parser.add_argument("--stride", type=int, default=None, metavar="PX",
+                        help="window step in pixels, 1..patch size (default: half the store's patch size; "
+                             "the patch size itself means no overlap and visible seams)")
     parser.add_argument("--samples", type=int, default=None, metavar="K",
                         help="ensemble members per window (default: the export's sampling.ensemble_size)")
     parser.add_argument("--seed", type=int, default=None, help="sampling seed (default: the export's sampling.seed)")
@@ -33,9 +37,9 @@ def run_predict(args: argparse.Namespace) -> int:
     from depthdif.predict import predict_export
 
     try:
-        out = predict_export(args.export, args.store, args.out, split=args.split, samples=args.samples,
-                             seed=args.seed, batch_size=args.batch_size, overwrite=args.overwrite,
-                             progress=args.progress)
+        out = predict_export(args.export, args.store, args.out, split=args.split, stride=args.stride,
+                             samples=args.samples, seed=args.seed, batch_size=args.batch_size,
+                             overwrite=args.overwrite, progress=args.progress)
     except ExportError as exc:
         raise ValueError(str(exc)) from None
     print(f"wrote {out}")

@@ -10,6 +10,7 @@ import dataclasses
 import os
 import types
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
@@ -114,6 +115,7 @@ def _type_name(tp: Any) -> str:
 def _build(cls: type[T], data: dict, source: str, prefix: str = "") -> T:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    data = _drop_retired(cls, data, source, prefix)
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
@@ -142,6 +144,21 @@ def _build(cls: type[T], data: dict, source: str, prefix: str = "") -> T:
     return obj
 
 
+def _drop_retired(cls: type, data: dict, source: str, prefix: str) -> dict:
+    """Keys a class lists in `RETIRED_KEYS` (older configs, checkpoints and exports carry them) are
+    dropped with a warning that says why; a retired key whose meaning moved elsewhere is refused in
+    `MOVED_KEYS` instead, naming the new place."""
+    for name, where in getattr(cls, "MOVED_KEYS", {}).items():
+        if name in data:
+            raise ConfigError(source, f"{prefix}.{name}" if prefix else name, f"moved: {where}")
+    retired = getattr(cls, "RETIRED_KEYS", {})
+    found = [name for name in data if name in retired]
+    for name in found:
+        key = f"{prefix}.{name}" if prefix else name
+        warnings.warn(f"{source}: {key} is retired and ignored: {retired[name]}", FutureWarning, stacklevel=4)
+    return {k: v for k, v in data.items() if k not in found}
+
+
 def from_dict(cls: type[T], data: dict | None, source: str = "<dict>") -> T:
     """Build a dataclass tree from plain data, validating every key."""
     return _build(cls, dict(data or {}), source)
@@ -164,7 +181,7 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], cls: type
     out = _deep_copy(data)
     for key, value in items:
         if cls is not None:
-            _check_key_exists(cls, key)
+            field_type(cls, key)
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
@@ -177,19 +194,47 @@ def apply_overrides(data: dict, overrides: list[str] | dict[str, Any], cls: type
     return out
 
 
-def _check_key_exists(cls: type, dotted: str) -> None:
+def field_type(cls: type, dotted: str, source: str = "--set") -> Any:
+    """The declared type at a dotted key of a dataclass tree (`X | None` unwrapped to X).
+
+    The one walk of the schema: `--set`, study overrides and search spaces all use it. Keys below
+    a free-form mapping field (`dict[str, Any]`) are not the schema's to check: Any comes back.
+    Raises ConfigError naming the first part that does not exist."""
     tp: Any = cls
-    for i, part in enumerate(dotted.split(".")):
+    parts = dotted.split(".")
+    for i, part in enumerate(parts):
+        if tp is Any or get_origin(tp) is dict or any(get_origin(a) is dict for a in get_args(tp)):
+            return Any
         if not dataclasses.is_dataclass(tp):
-            break
-        hints = typing.get_type_hints(tp)
-        if part not in hints:
-            walked = ".".join(dotted.split(".")[: i + 1])
-            raise ConfigError("--set", walked, f"unknown key; allowed keys here: {sorted(hints)}")
-        tp = hints[part]
+            raise ConfigError(source, ".".join(parts[:i]), f"is a value, not a section (it has no key {part!r})")
+        names = sorted(f.name for f in dataclasses.fields(tp))
+        if part not in names:
+            raise ConfigError(source, ".".join(parts[: i + 1]), f"unknown key; allowed keys here: {names}")
+        tp = _strip_optional(typing.get_type_hints(tp)[part])
+    return tp
+
+
+def _strip_optional(tp: Any) -> Any:
+    if get_origin(tp) in (typing.Union, types.UnionType):
         args = [a for a in get_args(tp) if a is not type(None)]
-        if get_origin(tp) in (typing.Union, types.UnionType) and len(args) == 1:
-            tp = args[0]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"training": {"lr": 1}}` and `{"training.lr": 1}` both → `{"training.lr": 1}`.
+
+    Nested overrides are applied leaf by leaf: replacing a nested dict whole would reset its
+    sibling fields to their defaults. An empty mapping is a value, kept as it is."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, dotted))
+        else:
+            flat[dotted] = value
+    return flat
 
 
 def _deep_copy(data: Any) -> Any:

@@ -7,7 +7,7 @@ fields (e.g. `model.ambient_occlusion.further_drop_prob`). Ranges are checked at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from .loader import bounded
 
@@ -21,15 +21,25 @@ class DataConfig:
     store: str = "data/demo.zarr"
     eo_channels: list[EOChannel] = field(default_factory=lambda: ["sst"])
     batch_size: int = bounded(8, 1)
-    num_workers: int = bounded(0, 0)
-    # Fraction of observed profiles (columns) withheld from the input and scored in evaluation.
+    # DataLoader worker processes per training process; None: one per CPU that process holds beyond
+    # the one that trains, at most 4, and 0 for in_memory (depthdif/train/datamodule.py).
+    num_workers: int | None = bounded(None, 0)
+    # "chunks": shuffle chunk blocks and draw windows from a buffer of decoded chunks sized to
+    # cache_mb (depthdif/data/chunk_sampler.py); "windows": a uniform permutation of the windows.
+    shuffle: Literal["chunks", "windows"] = "chunks"
+    # What is withheld from the input and scored (validation, `depthdif eval`, benchmarks):
+    # "float" = whole Argo floats, each withheld with probability withheld_fraction (every profile
+    # of a withheld float leaves every window of the split); "column" = withheld_fraction of each
+    # window's observed columns (optimistic: other profiles of the same float stay in the input).
+    withheld_mode: Literal["float", "column"] = "float"
     withheld_fraction: float = bounded(0.2, 0.0, 1.0, hi_open=True)
     withheld_seed: int = 1234
-    # Cap on the number of validation patches scored by sampling (a fixed, deterministic subset).
+    # Validation windows scored by sampling: a seeded draw (withheld_seed) across the whole val
+    # split among windows with an observed profile, the same in every epoch and every trial.
     val_subset: int = bounded(16, 1)
-    # Per-process cache of decoded Zarr chunks (PatchDataset cache_bytes = cache_mb * 2**20); 0 = off.
+    # Per-process cache of decoded Zarr chunks of the training loaders (cache_mb * 2**20 bytes); 0 = off.
     cache_mb: int = bounded(512, 0)
-    # Load the whole store into RAM in each reading process (small stores only).
+    # The training loaders load the whole store into RAM in each reading process (small stores only).
     in_memory: bool = False
 
     def check(self) -> None:
@@ -88,7 +98,12 @@ BackgroundKind = Literal["none", "climatology", "eo_regression", "oi", "oi_eo"]
 
 @dataclass
 class ModelConfig:
-    model_type: Literal["cond_px_dif", "latent_cond_dif"] = "cond_px_dif"
+    """The denoiser. Pixel or latent space is the trainer kind's choice (`depthdif train pixel|latent`,
+    a study's `kind:`), not a config key."""
+
+    RETIRED_KEYS: ClassVar[dict[str, str]] = {
+        "model_type": "the trainer kind (`depthdif train pixel|latent`, a study's `kind:`) selects the model"}
+
     unet: UNetConfig = field(default_factory=UNetConfig)
     condition: ConditionConfig = field(default_factory=ConditionConfig)
     ambient_occlusion: AmbientOcclusionConfig = field(default_factory=AmbientOcclusionConfig)
@@ -147,11 +162,13 @@ class EMAConfig:
 
 
 @dataclass
-class FaultInjectionConfig:
-    """Testing only: crash a worker once at a global step (recovery must be proven)."""
+class DebugConfig:
+    """Test-only hooks: crash or poison a run on purpose (recovery must be proven), trace shards.
 
-    crash_at_step: int | None = bounded(None, 0)
-    nan_at_step: int | None = bounded(None, 0)
+    Never set in a real run; kept out of the `training` block so nobody tunes it by accident."""
+
+    crash_at_step: int | None = bounded(None, 0)  # crash once at this global step
+    nan_at_step: int | None = bounded(None, 0)  # fill rank 0's batch with NaN at this global step
     marker_dir: str | None = None  # where the "already crashed once" marker lives (None: run dir)
     crash_rank: int = bounded(0, 0)  # which worker rank crashes (ranks >= world size never crash)
     # Each rank appends the patch_ids it trains/validates on per epoch under this dir (shard proof).
@@ -160,6 +177,9 @@ class FaultInjectionConfig:
 
 @dataclass
 class TrainingConfig:
+    MOVED_KEYS: ClassVar[dict[str, str]] = {"fault_injection": "test-only fault injection is the `debug` block "
+                                                                "(e.g. debug.crash_at_step)"}
+
     seed: int = 0
     lr: float = bounded(2e-4, 0.0, lo_open=True)
     weight_decay: float = bounded(0.0, 0.0)
@@ -174,7 +194,9 @@ class TrainingConfig:
     checkpoints_to_keep: int = bounded(2, 1)  # newest kept (the latest is always kept)
     max_failures: int = bounded(0, 0)
     precision: Literal["32-true", "16-mixed", "bf16-mixed"] = "32-true"
-    fault_injection: FaultInjectionConfig = field(default_factory=FaultInjectionConfig)
+    # Fused AdamW, foreach gradient clipping and a foreach EMA update, one logging call per step;
+    # false: the per-tensor reference path (same numbers to rounding; kept for comparison).
+    fused_step: bool = True
 
 
 @dataclass
@@ -190,21 +212,29 @@ class AELossConfig:
 
 @dataclass
 class AETrainingConfig:
+    """AdamW with the LR halved when `val/ae_rmse` stalls; training stops when it stops improving."""
+
     lr: float = bounded(1e-3, 0.0, lo_open=True)
     batch_size: int = bounded(16, 1)
-    max_epochs: int = bounded(20, 1)
+    max_epochs: int = bounded(100, 1)
+    lr_patience: int = bounded(5, 1)  # validations without a new best before the LR halves
+    patience: int | None = bounded(15, 1)  # validations without a new best before stopping; None: never
 
 
 @dataclass
 class AEConfig:
-    """Seed 003: depth-band autoencoder (kernel_size 1 = per-column profile codec)."""
+    """Seed 003: depth-band codec. `kind: learned` is the autoencoder (kernel_size 1 = per-column
+    profile codec), started from the PCA of the store; `kind: pca` is that PCA alone (issue 17)."""
 
+    kind: Literal["learned", "pca"] = "learned"
     kernel_size: Literal[1, 3] = 1
     in_channels: int | None = bounded(None, 1)  # None: taken from the store; else must match it
     latent_channels: int = bounded(12, 1)
     spatial_downsample: Literal[1, 2, 4] = 1
     encoder_hidden: list[int] = bounded([64, 96, 128], 1)
     decoder_hidden: list[int] = bounded([128, 96, 64], 1)
+    # Training patches (a fixed seeded subset of the train split) the PCA is fitted on.
+    pca_fit_patches: int = bounded(256, 1)
     loss: AELossConfig = field(default_factory=AELossConfig)
     training: AETrainingConfig = field(default_factory=AETrainingConfig)
 
@@ -217,7 +247,10 @@ class AEConfig:
 class LatentConfig:
     """Latent conditional diffusion on a (frozen by default) autoencoder."""
 
-    ae_checkpoint: str | None = None  # a Lightning checkpoint or an export folder
+    # A Lightning checkpoint or an export folder of an AE (or of a latent run); read once, when a
+    # run starts: the codec then travels inside the latent checkpoint and export. None: with
+    # `ae.kind: pca` the PCA is fitted on the store; with `freeze: none` a fresh AE trains along.
+    ae_checkpoint: str | None = None
     freeze: Literal["full", "partial", "none"] = "full"
     # Weight of the AE reconstruction loss added to the diffusion loss when freeze is not "full".
     recon_weight: float = bounded(1.0, 0.0)
@@ -258,7 +291,7 @@ class RayConfig:
     """How a training run is placed on Ray (local runtime unless an address is given)."""
 
     address: str | None = None
-    num_workers: int = bounded(1, 0)  # 0 = Ray Train local mode (in-process, for tests)
+    num_workers: int = bounded(1, 0)  # 0: `depthdif train` trains in its own process, without Ray
     cpus_per_worker: float = bounded(1.0, 0.0, lo_open=True)
     gpus_per_worker: float = bounded(0.0, 0.0)
     storage_path: str = "runs"
@@ -278,6 +311,7 @@ class ExperimentConfig:
     latent: LatentConfig = field(default_factory=LatentConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    debug: DebugConfig = field(default_factory=DebugConfig)
 
     def check(self) -> None:
         amb = self.model.ambient_occlusion

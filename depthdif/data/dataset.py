@@ -4,6 +4,8 @@ Each item is one window (time_index, y0, x0, size) of the gridded store, normali
 level (x, y) and per EO channel (eo), 0 where invalid. The store is opened lazily, once per
 process (DataLoader workers and Ray workers each open their own handles; nothing unpicklable is
 carried across), and `shard(rank, world_size)` gives each rank a contiguous block of the index.
+Batches may be requested as `WindowRead`s (chunk_sampler.py): the read that is the last of its
+chunk block this epoch drops that block's chunks from this process's cache.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import torch
 
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES
+from depthdif.data.chunk_sampler import WindowRead
+from depthdif.data.float_ids import FloatIndex, read_profile_cells
 from depthdif.data.location import store_source
 from depthdif.data.normalization import Normalization
 from depthdif.data.store import OceanStore
@@ -57,6 +61,10 @@ class PatchDataset(torch.utils.data.Dataset):
         self.n_levels = opened.n_levels
         self.n_eo = len(channels)
         self.has_target = opened.has_target
+        # Which float made each observed column (whole-float withholding, evaluation/withheld.py).
+        self.float_index = FloatIndex.from_profiles(read_profile_cells(opened.location),
+                                                    (opened.ds.sizes["lat"], opened.ds.sizes["lon"]),
+                                                    where=str(self.store_path))
         self._store: OceanStore | None = None
         self._pid: int | None = None
 
@@ -92,9 +100,34 @@ class PatchDataset(torch.utils.data.Dataset):
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         if not -len(self) <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} patches")
-        r = {k: v[i] for k, v in self._rows.items()}
+        return self.window_item({k: v[i] for k, v in self._rows.items()})
+
+    def window_item(self, r: dict) -> dict[str, torch.Tensor]:
+        """Read any window of the store as a batch item; `r` has the `_row_arrays` fields
+        (predict uses this for windows that are not in the patch index)."""
         w = self._opened().read_window(int(r["time_index"]), int(r["y0"]), int(r["x0"]), int(r["size"]))
         return self.to_batch_item(w, r)
+
+    def __getitems__(self, reads: Sequence[int | WindowRead]) -> list[dict[str, torch.Tensor]]:
+        """The items of one batch (the DataLoader calls this); see `WindowRead` for the release."""
+        items = []
+        for read in reads:
+            if not isinstance(read, WindowRead):
+                items.append(self[read])
+                continue
+            items.append(self[read.index])
+            if read.last_of_block:
+                r = self.window(read.index)
+                self._opened().cache.release_containing(r["time_index"], r["y0"], r["x0"])
+        return items
+
+    def window(self, i: int) -> dict[str, int]:
+        """Where window i lies: time_index, y0, x0, size."""
+        return {k: int(self._rows[k][i]) for k in ("time_index", "y0", "x0", "size")}
+
+    def windows(self) -> dict[str, np.ndarray]:
+        """Every window's time_index, y0, x0 and size, in dataset order (what samplers plan on)."""
+        return {k: self._rows[k] for k in ("time_index", "y0", "x0", "size")}
 
     def to_batch_item(self, w: dict[str, np.ndarray], r: dict) -> dict[str, torch.Tensor]:
         """Raw window (degC, NaN where invalid) -> normalized float32 tensors of the batch contract."""
@@ -114,6 +147,9 @@ class PatchDataset(torch.utils.data.Dataset):
             "y_valid_mask": y_mask, "land_mask": w[S.LAND][None],
         }
         out = {k: torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)) for k, v in item.items()}
+        observed = x_mask.any(axis=0)
+        out["float_ids"] = torch.from_numpy(self.float_index.window(
+            int(r["time_index"]), int(r["y0"]), int(r["x0"]), int(r["size"]), observed))
         out["depth"] = torch.from_numpy(self.depth.copy())
         out["patch_id"] = torch.tensor(int(r["patch_id"]), dtype=torch.int64)
         out["lat"] = torch.tensor(float(r["lat"]), dtype=torch.float32)

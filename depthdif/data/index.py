@@ -28,6 +28,10 @@ class SplitSpec:
     block_size: int | None = None
     time_block: int = 4
     seed: int = 0
+    # Temporal leakage rule (depthdif/data/split_leakage.py): a val/test window sharing pixels with a
+    # train window less than this many days away leaks; "warn", "drop" those windows, or "refuse".
+    decorrelation_days: float = 15.0
+    leakage: str = "warn"
 
     def check(self) -> None:
         if not (0 <= self.val_fraction < 1 and 0 <= self.test_fraction < 1
@@ -38,6 +42,9 @@ class SplitSpec:
             raise ValueError(f"split: block_size must be >= 1, got {self.block_size}")
         if self.time_block < 1:
             raise ValueError(f"split: time_block must be >= 1, got {self.time_block}")
+        if self.decorrelation_days < 0 or self.leakage not in ("warn", "drop", "refuse"):
+            raise ValueError(f"split: decorrelation_days must be >= 0 and leakage one of ['warn', 'drop', "
+                             f"'refuse'], got {self.decorrelation_days}, {self.leakage!r}")
 
 
 def window_offsets(n: int, size: int, stride: int) -> np.ndarray:
@@ -99,6 +106,18 @@ def build_patch_index(land_mask: np.ndarray, observed_columns: np.ndarray, *, pa
     land_mask: (H, W), true on land. observed_columns: (T, H, W), true where a profile was binned.
     Rows are sorted by time, then y0, then x0; patch_id is the row number.
     """
+    index = plan_patch_index(land_mask, observed_columns.shape[0], patch_size=patch_size, stride=stride,
+                             max_land_fraction=max_land_fraction, split=split)
+    rows = index.groupby("time_index").indices
+    for t, where in rows.items():
+        count_profiles(index, where, observed_columns[t])
+    return index
+
+
+def plan_patch_index(land_mask: np.ndarray, ntime: int, *, patch_size: int, stride: int | None = None,
+                     max_land_fraction: float = 0.5, split: SplitSpec | None = None) -> pd.DataFrame:
+    """The index before any observation is known (n_profiles 0): splits need only land and the
+    number of steps, so a streaming writer can plan it first and count profiles step by step."""
     split = split or SplitSpec()
     split.check()
     stride = stride or patch_size
@@ -106,7 +125,7 @@ def build_patch_index(land_mask: np.ndarray, observed_columns: np.ndarray, *, pa
         raise ValueError(f"patch_size ({patch_size}) and stride ({stride}) must be >= 1")
     if not 0 <= max_land_fraction <= 1:
         raise ValueError(f"max_land_fraction must be in [0, 1], got {max_land_fraction}")
-    ntime, h, w = observed_columns.shape
+    h, w = land_mask.shape
     block = split.block_size or 2 * patch_size
     if block < patch_size:  # then a window spans at most 2 blocks per axis: corners suffice
         raise ValueError(f"split.block_size ({block}) must be >= patch_size ({patch_size})")
@@ -131,16 +150,25 @@ def build_patch_index(land_mask: np.ndarray, observed_columns: np.ndarray, *, pa
         corner_codes = np.stack([cell[by0, bx0], cell[by0, bx1], cell[by1, bx0], cell[by1, bx1]])
         same = (corner_codes == corner_codes[0]).all(axis=0)
         keep = usable & same
-        n_prof = window_sums(observed_columns[t].astype(np.float64), yy, xx, patch_size)
         rows.append(pd.DataFrame({
             "time_index": np.full(keep.sum(), t, dtype=np.int64), "y0": yy[keep], "x0": xx[keep],
             "size": np.full(keep.sum(), patch_size, dtype=np.int64), "split": names[corner_codes[0][keep]],
             "land_fraction": land_fraction[keep].astype(np.float32),
-            "n_profiles": n_prof[keep].round().astype(np.int64),
+            "n_profiles": np.zeros(keep.sum(), dtype=np.int64),
         }))
     index = pd.concat(rows, ignore_index=True)
     index.insert(0, "patch_id", np.arange(len(index), dtype=np.int64))
     return index
+
+
+def count_profiles(index: pd.DataFrame, rows: np.ndarray, observed: np.ndarray) -> None:
+    """Fill n_profiles of `rows` (one time step) from that step's (H, W) observed columns."""
+    if len(rows) == 0:
+        return
+    sub = index.iloc[rows]
+    size = int(sub["size"].iloc[0])
+    counts = window_sums(observed.astype(np.float64), sub["y0"].to_numpy(), sub["x0"].to_numpy(), size)
+    index.iloc[rows, index.columns.get_loc("n_profiles")] = counts.round().astype(np.int64)
 
 
 def coverage_mask(index: pd.DataFrame, time_index: int, shape: tuple[int, int],

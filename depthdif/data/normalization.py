@@ -15,6 +15,10 @@ import numpy as np
 
 # Floor on a level's std: a level with (almost) constant temperature must not blow up to inf.
 STD_FLOOR = 1e-3
+# A level's std is trusted from this many valid training pixels on. Below it (e.g. deep levels of
+# an Argo-only store that 2-3 profiles reach: std 0.015 degC made inputs of 45 sigma), the level
+# keeps its own mean but takes max(own std, the nearest trusted level's std); see mean_std.
+MIN_LEVEL_COUNT = 30
 
 
 def _along(stat: np.ndarray, a: Any, axis: int) -> Any:
@@ -40,7 +44,8 @@ class Normalization:
     eo_mean: np.ndarray
     eo_std: np.ndarray
     eo_channels: list[str] = field(default_factory=lambda: ["sst"])
-    # How many valid pixels each level's statistic came from (0: filled from the nearest level).
+    # How many valid pixels each level's statistic came from (0: filled from the nearest level;
+    # < MIN_LEVEL_COUNT: std borrowed from the nearest well-sampled level, see RunningStats.mean_std).
     depth_count: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -131,15 +136,29 @@ class RunningStats:
         self.sumsq += (v * v).sum(axis=1)
         self.count += valid.reshape(values.shape[0], -1).sum(axis=1)
 
-    def mean_std(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std per channel; channels without data take the nearest channel's values."""
+    def mean_std(self, min_count: int = MIN_LEVEL_COUNT) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std per channel, robust to channels seen by few pixels.
+
+        - mean: the channel's own mean when it has any pixel (a mean from few pixels is unbiased);
+          a channel without data takes the nearest channel's (by index) that has some.
+        - std: the channel's own when it has >= min_count pixels ("trusted"); otherwise
+          max(own std, std of the nearest trusted channel), so a level seen by a handful of
+          pixels never gets a tiny std that turns ordinary values into tens of sigma. When no
+          channel reaches min_count, the best-sampled channels are the trusted ones.
+        - then the STD_FLOOR.
+        """
         n = np.maximum(self.count, 1)
         mean = self.sum / n
-        std = np.sqrt(np.maximum(self.sumsq / n - mean * mean, 0.0))
+        own_std = np.sqrt(np.maximum(self.sumsq / n - mean * mean, 0.0))
         has = np.flatnonzero(self.count > 0)
         if has.size == 0:
             raise ValueError("normalization: no valid training pixels at any level")
-        for c in np.flatnonzero(self.count == 0):
-            nearest = has[np.argmin(np.abs(has - c))]
-            mean[c], std[c] = mean[nearest], std[nearest]
+        trusted = np.flatnonzero(self.count >= min(min_count, int(self.count.max())))
+        std = own_std.copy()
+        for c in range(mean.size):
+            if self.count[c] == 0:
+                mean[c] = mean[has[np.argmin(np.abs(has - c))]]
+            if c not in trusted:
+                nearest = trusted[np.argmin(np.abs(trusted - c))]
+                std[c] = max(own_std[c] if self.count[c] > 0 else 0.0, own_std[nearest])
         return mean, np.maximum(std, STD_FLOOR)

@@ -36,5 +36,8 @@ COMPLETE_MARKER = ".depthdif_complete"
 # Fields are normalized per depth level (x, y) or per EO channel (eo); 0 where invalid.
 # Masks are float32 0/1. land_mask is 1 on LAND (not ocean) and has shape (1, H, W).
 BATCH_FIELDS = ("x", "y", "eo", "eo_valid_mask", "x_valid_mask", "y_valid_mask", "land_mask")
-BATCH_META = ("depth", "patch_id", "lat", "lon", "time")
+# float_ids (K, H, W) int64: stable ids of the Argo floats whose profiles were binned into each
+# cell (up to K per cell, K fixed per store; -1 = none); whole-float withholding reads it
+# (depthdif/data/float_ids.py, depthdif/evaluation/withheld.py).
+BATCH_META = ("depth", "patch_id", "lat", "lon", "time", "float_ids")
 SPLITS = ("train", "val", "test")

@@ -5,9 +5,11 @@ Layout of a store directory (Zarr v3 written through xarray, consolidated metada
   eo, eo_valid_mask                  (time, eo_channel, lat, lon)
   land_mask                          (lat, lon)                bool, true on LAND
   patch_index.parquet, profiles.parquet, normalization.json, config.yaml, .depthdif_complete
-Chunks are (1 time, all depths, chunk x chunk), so a window reads one chunk per variable when
-the chunk is a multiple of the patch stride. Every chunk is written, even all-NaN ones, so a
-missing chunk file is detectable on open (zarr would silently return the fill value).
+Chunks are (1 time, all depths, chunk x chunk), the edge chosen for the windows by default
+(chunking.py: a multiple of the patch and stride, a few MiB per chunk), so a window reads one
+chunk per variable and a decoded chunk serves many windows. Every chunk is written, even all-NaN ones, so a
+missing chunk file is detectable on open (zarr would silently return the fill value). Each chunk
+carries a checksum (store_codecs.py), so a damaged one fails to decode instead of reading as junk.
 
 Argo-only stores (no GLORYS target) have no `y` / `y_valid_mask`: the dataset then returns y = 0
 and y_valid_mask = 0, and only the ambient-occlusion objective can train on them (the seed's point:
@@ -19,11 +21,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import os
 import shutil
 import uuid
-import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,66 +32,73 @@ import xarray as xr
 import zarr
 
 from depthdif import __version__
+from depthdif.atomic import swap_into_place
 from depthdif.config.loader import atomic_write_text, dump_yaml, to_dict
 from depthdif.data import schema as S
 from depthdif.data.chunk_cache import DEFAULT_CACHE_BYTES, ChunkCache, read_chunked_window
-from depthdif.data.index import SplitSpec, build_patch_index, coverage_mask
+from depthdif.data.chunking import default_chunk_edge
+from depthdif.data.index import SplitSpec, plan_patch_index
 from depthdif.data.location import StoreLocation, is_uri, store_source
-from depthdif.data.normalization import Normalization, RunningStats
+from depthdif.data.normalization import Normalization
 from depthdif.data.profiles import validate_profiles
+from depthdif.data.split_leakage import apply_leakage_rule
+from depthdif.data.store_error import StoreError
+from depthdif.data.store_origin import refuse_foreign_store
 from depthdif.data.store_validation import validate_dataset
+from depthdif.data.store_verify import VALUE_MASKS, VerifyReport, verify_store
+from depthdif.data.store_writer import StoreSteps, quiet_zarr, steps_from_dataset, stream_steps
 
-DEFAULT_CHUNK = 64
-_ZARR_META = "zarr.json"
-
-
-class StoreError(ValueError):
-    """A store is incomplete, damaged or not a depthdif store; the message names the path."""
 
 
 # --- writing -------------------------------------------------------------------------------------
 
-def write_store(ds: xr.Dataset, out: str | Path, *, profiles: pd.DataFrame | None = None,
+def write_store(ds: xr.Dataset | StoreSteps, out: str | Path, *, profiles: pd.DataFrame | None = None,
                 patch_size: int = 32, stride: int | None = None, max_land_fraction: float = 0.5,
                 split: SplitSpec | None = None, chunks: dict | None = None,
                 provenance: dict | None = None, config: Any = None, overwrite: bool = False,
                 progress: bool = True) -> Path:
-    """Validate `ds`, build the patch index and statistics, write the store atomically.
+    """Validate, build the patch index and statistics, write the store atomically.
 
-    ds holds the variables of depthdif/data/schema.py on dims (time, depth, lat, lon),
-    (time, eo_channel, lat, lon) and (lat, lon); y / y_valid_mask may be absent (Argo-only).
-    Nothing is written to `out` until everything is ready: the store is assembled in a sibling
-    temp dir, the completion marker is written last, then the dir is renamed into place. An
-    existing store is refused unless overwrite, and even then it is moved aside only after the
-    new one is complete (so an error never damages it). Stores are written locally only; copy a
-    finished one to object storage (it is read from a URI by OceanStore.open).
+    `ds` is an xr.Dataset holding the variables of depthdif/data/schema.py on dims (time, depth,
+    lat, lon), (time, eo_channel, lat, lon) and (lat, lon) (y / y_valid_mask may be absent:
+    Argo-only), or a `StoreSteps` that produces it one time step at a time (ingest, OSSE: memory
+    then does not grow with the number of steps; see store_writer.py). Nothing is written to
+    `out` until everything is ready: the store is assembled in a sibling temp dir, the
+    completion marker is written last, then the dir is renamed into place. An existing store is
+    refused unless overwrite, and even then it is moved aside only after the new one is complete
+    (so an error never damages it). Stores are written locally only; copy a finished one to
+    object storage (it is read from a URI by OceanStore.open).
     """
     if is_uri(out):
         raise ValueError(f"{out}: write_store writes local directories only (the atomic rename needs a "
                          "filesystem); write it locally, then copy it to the bucket (e.g. `aws s3 sync`)")
     out = store_source(out)
     _refuse_existing(out, overwrite)
-    ds = validate_dataset(ds)
+    steps = ds if isinstance(ds, StoreSteps) else steps_from_dataset(validate_dataset(ds))
+    template = steps.template
     if profiles is not None:
-        validate_profiles(profiles, ds.sizes["depth"], where="profiles")
+        validate_profiles(profiles, template.sizes["depth"], where="profiles")
+    if steps.land.all():
+        raise ValueError(f"{S.LAND}: every pixel is land; no ocean windows can be cut")
     stride = stride or patch_size
     split = split or SplitSpec()
-    observed = ds[S.X_MASK].values.any(axis=1)
-    land = ds[S.LAND].values.astype(bool)
-    index = build_patch_index(land, observed, patch_size=patch_size, stride=stride,
-                              max_land_fraction=max_land_fraction, split=split)
+    index = plan_patch_index(steps.land, steps.ntime, patch_size=patch_size, stride=stride,
+                             max_land_fraction=max_land_fraction, split=split)
+    index, leakage = apply_leakage_rule(index, template["time"].values, steps.land.shape,
+                                        split.decorrelation_days, split.leakage)
     if not (index["split"] == "train").any():
-        raise ValueError(f"{out}: no train windows (grid {land.shape}, patch_size {patch_size}, "
+        raise ValueError(f"{out}: no train windows (grid {steps.land.shape}, patch_size {patch_size}, "
                          f"max_land_fraction {max_land_fraction}); use smaller patches or more ocean")
-    index = _add_window_metadata(index, ds)
-    normalization = compute_normalization(ds, index)
-    chunk = _chunk_size(chunks, ds)
+    chunk = _chunk_size(chunks, template, patch_size, stride)
     settings = {"patch_size": patch_size, "stride": stride, "max_land_fraction": max_land_fraction,
-                "split": to_dict(split), "chunk": chunk}
+                "split": to_dict(split), "chunk": chunk, "split_leakage": leakage}
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _write_arrays(_with_attrs(ds, provenance, settings), tmp, chunk, progress)
+        normalization = stream_steps(steps, tmp, index, chunk, _global_attrs(provenance, settings), progress)
+        if profiles is None and steps.profiles is not None:
+            profiles = validate_profiles(steps.profiles(), template.sizes["depth"], where="profiles")
+        index = _add_window_metadata(index, template)
         index.to_parquet(tmp / S.PATCH_INDEX_FILE, index=False)
         if profiles is not None:
             profiles.to_parquet(tmp / S.PROFILES_FILE, index=False)
@@ -100,7 +106,7 @@ def write_store(ds: xr.Dataset, out: str | Path, *, profiles: pd.DataFrame | Non
         atomic_write_text(tmp / S.CONFIG_FILE, dump_yaml({"store": settings, "generator": to_dict(config),
                                                           "provenance": provenance or {}}))
         (tmp / S.COMPLETE_MARKER).write_text(dt.datetime.now(dt.timezone.utc).isoformat() + "\n")
-        _swap_into_place(tmp, out)
+        swap_into_place(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -108,39 +114,24 @@ def write_store(ds: xr.Dataset, out: str | Path, *, profiles: pd.DataFrame | Non
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
+    """Only a depthdif store (or an empty folder) is ever replaced: we delete nothing we did not write."""
     if not out.exists():
         return
     if not overwrite:
         raise FileExistsError(f"{out}: output already exists; pass overwrite (--overwrite) to replace it")
-    looks_like_store = (out / S.COMPLETE_MARKER).exists() or (out / _ZARR_META).exists()
-    if out.is_file() or (any(out.iterdir()) and not looks_like_store):
-        raise FileExistsError(f"{out}: exists and is not a depthdif store; refusing to overwrite it")
+    refuse_foreign_store(out)
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished store into place; an old store is moved aside first, deleted last."""
-    old = None
-    if out.exists():
-        old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-        os.replace(out, old)
-    try:
-        os.replace(tmp, out)
-    except OSError:
-        if old is not None:
-            os.replace(old, out)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def _chunk_size(chunks: dict | None, ds: xr.Dataset) -> int:
-    """Square spatial chunk edge from chunks={"lat": n, "lon": n} (time is 1, depth is whole)."""
-    chunks = dict(chunks or {})
+def _chunk_size(chunks: dict | None, ds: xr.Dataset, patch_size: int, stride: int) -> int:
+    """Square spatial chunk edge from chunks={"lat": n, "lon": n} (time is 1, depth is whole);
+    by default sized and aligned for the windows (depthdif/data/chunking.py)."""
+    chunks = {k: v for k, v in (chunks or {}).items() if v is not None}  # None: the default edge
     unknown = sorted(set(chunks) - {"lat", "lon"})
     if unknown:
         raise ValueError(f"chunks: unknown keys {unknown}; allowed ['lat', 'lon'] (time is always 1, "
                          "depth and eo_channel always whole)")
-    size = int(chunks.get("lat", chunks.get("lon", DEFAULT_CHUNK)))
+    default = default_chunk_edge(patch_size, stride, ds.sizes["depth"], (ds.sizes["lat"], ds.sizes["lon"]))
+    size = int(chunks.get("lat", chunks.get("lon", default)))
     if size < 1 or int(chunks.get("lon", size)) != size:
         raise ValueError(f"chunks: need one square chunk edge >= 1, got {chunks}")
     return size
@@ -157,67 +148,14 @@ def _add_window_metadata(index: pd.DataFrame, ds: xr.Dataset) -> pd.DataFrame:
     return index
 
 
-def compute_normalization(ds: xr.Dataset, index: pd.DataFrame) -> Normalization:
-    """Per-depth mean/std over valid pixels of TRAIN windows (from y, else from x), and per EO channel."""
-    has_target = S.Y in ds
-    value_var, mask_var = (S.Y, S.Y_MASK) if has_target else (S.X, S.X_MASK)
-    depth_stats = RunningStats(ds.sizes["depth"])
-    eo_stats = RunningStats(ds.sizes["eo_channel"])
-    shape = (ds.sizes["lat"], ds.sizes["lon"])
-    for t in np.unique(index.loc[index["split"] == "train", "time_index"]):
-        cover = coverage_mask(index, int(t), shape, "train")
-        depth_stats.add(ds[value_var].values[t], ds[mask_var].values[t] & cover)
-        eo_stats.add(ds[S.EO].values[t], ds[S.EO_MASK].values[t] & cover)
-    depth_mean, depth_std = depth_stats.mean_std()
-    eo_mean, eo_std = eo_stats.mean_std()
-    channels = [str(c) for c in ds["eo_channel"].values]
-    return Normalization(depth_mean, depth_std, eo_mean, eo_std, channels, depth_stats.count)
-
-
-def _with_attrs(ds: xr.Dataset, provenance: dict | None, settings: dict) -> xr.Dataset:
-    ds = ds.copy()
+def _global_attrs(provenance: dict | None, settings: dict) -> dict:
     attrs = {"title": "depthdif gridded ocean store", "Conventions": "CF-1.8",
              "depthdif_version": __version__,
              "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
              "patch_size": settings["patch_size"], "stride": settings["stride"]}
     for key, value in (provenance or {}).items():
         attrs[f"provenance_{key}"] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
-    ds.attrs.update(attrs)
-    return ds
-
-
-@contextmanager
-def _quiet_zarr():
-    """Zarr v3 warns that consolidated metadata is not in the v3 spec yet; xarray relies on it."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
-        warnings.filterwarnings("ignore", category=UserWarning, module="zarr")
-        yield
-
-
-def _write_arrays(ds: xr.Dataset, path: Path, chunk: int, progress: bool) -> None:
-    """One time step per append (a progress step), every chunk materialized, then consolidate."""
-    from tqdm.auto import tqdm
-
-    encoding = {}
-    for name, var in ds.data_vars.items():
-        sizes = {d: ds.sizes[d] for d in var.dims}
-        enc_chunks = tuple(1 if d == "time" else min(chunk, n) if d in ("lat", "lon") else n
-                           for d, n in sizes.items())
-        encoding[name] = {"chunks": enc_chunks}
-    static = [n for n, v in ds.data_vars.items() if "time" not in v.dims]
-    steps = tqdm(range(ds.sizes["time"]), desc=f"writing {path.name.split('.tmp-')[0].lstrip('.')}",
-                 unit="time step", disable=not progress, file=None)
-    with _quiet_zarr(), zarr.config.set({"array.write_empty_chunks": True}):
-        for t in steps:
-            step = ds.isel(time=slice(t, t + 1))
-            if t == 0:
-                step.to_zarr(path, mode="w", zarr_format=3, encoding=encoding, consolidated=False,
-                             write_empty_chunks=True)
-            else:
-                step.drop_vars(static).to_zarr(path, append_dim="time", zarr_format=3,
-                                               consolidated=False, write_empty_chunks=True)
-        zarr.consolidate_metadata(str(path))
+    return attrs
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -261,7 +199,7 @@ class OceanStore:
             raise StoreError(f"{path}: incomplete store (no {S.COMPLETE_MARKER} marker: the write was "
                              "interrupted, or this is not a depthdif store); rewrite it with --overwrite")
         try:
-            with _quiet_zarr():
+            with quiet_zarr():
                 ds = xr.open_zarr(path if location.is_local else location.zarr_store(), chunks=None,
                                   consolidated=True)
         except Exception as exc:  # zarr raises many types for a damaged store
@@ -323,7 +261,18 @@ class OceanStore:
         for name in (S.X_MASK, S.Y_MASK, S.EO_MASK, S.LAND):
             if name in out and out[name].dtype != bool:
                 out[name] = out[name].astype(bool)
+        self._refuse_nonfinite(out, f"time_index {time_index}, y0 {y0}, x0 {x0}, size {size}")
         return out
+
+    def _refuse_nonfinite(self, window: dict[str, np.ndarray], where: str) -> None:
+        """A NaN/inf the mask calls valid would train (or score) as garbage: stop at the read."""
+        for value, mask in VALUE_MASKS:
+            if value in window:
+                bad = int(np.count_nonzero(window[mask] & ~np.isfinite(window[value])))
+                if bad:
+                    raise StoreError(f"{self.path}: variable {value!r}: {bad} non-finite values under {mask} in "
+                                     f"the window at {where}; the store is damaged (check it with "
+                                     "`depthdif data info --verify`, rebuild it from its sources)")
 
     def in_memory(self) -> "OceanStore":
         """The same store with every array loaded into RAM (small stores, benchmarks)."""
@@ -331,24 +280,15 @@ class OceanStore:
         copy._arrays = {name: np.asarray(arr[...]) for name, arr in self._window_arrays().items()}
         return copy
 
-    def verify(self, progress: bool = False) -> None:
-        """Read every chunk once (catches corrupt chunks that check_chunks cannot see)."""
-        from tqdm.auto import tqdm
-
-        arrays = self._window_arrays()
-        for t in tqdm(range(self.ds.sizes["time"]), desc="verifying", disable=not progress):
-            for name, arr in arrays.items():
-                try:
-                    arr[...] if name == S.LAND else arr[t]
-                except Exception as exc:
-                    raise StoreError(f"{self.path}: variable {name!r}: corrupt data at time_index {t}: "
-                                     f"{type(exc).__name__}: {exc}") from exc
+    def verify(self, progress: bool = False) -> VerifyReport:
+        """Read every chunk once and check its values (see store_verify.py); raise StoreError."""
+        return verify_store(self, progress)
 
     def _variables(self) -> list[str]:
         return [v for v in S.STORE_VARIABLES if v in self.ds]
 
     def _group(self) -> zarr.Group:
-        with _quiet_zarr():
+        with quiet_zarr():
             return zarr.open_group(self.location.zarr_store(), mode="r", use_consolidated=True)
 
     def _window_arrays(self) -> dict[str, Any]:

@@ -20,8 +20,11 @@ EXPECTED_DIMS = {S.Y: S.DIMS_3D, S.X: S.DIMS_3D, S.X_MASK: S.DIMS_3D, S.Y_MASK: 
                  S.EO: S.DIMS_EO, S.EO_MASK: S.DIMS_EO, S.LAND: S.DIMS_2D}
 
 
-def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
-    """Return a cleaned copy (float32 values with NaN where invalid, bool masks) or raise ValueError."""
+def validate_dataset(ds: xr.Dataset, *, whole: bool = True) -> xr.Dataset:
+    """Return a cleaned copy (float32 values with NaN where invalid, bool masks) or raise ValueError.
+
+    whole=False checks one streamed time step: the "any valid target/observation" checks then
+    belong to the writer, which sees every step."""
     _check_variables(ds)
     _check_coords(ds)
     # Variable-length strings: zarr v3 has a spec for them (fixed-width UTF-32 warns as unstable).
@@ -33,6 +36,8 @@ def validate_dataset(ds: xr.Dataset) -> xr.Dataset:
     for value, mask in pairs:
         ds[value] = _check_values(ds[value], ds[mask], value)
     _check_units(ds)
+    if not whole:
+        return ds
     if S.Y in ds and not ds[S.Y_MASK].values.any():
         raise ValueError(f"{S.Y}: no valid target values (all NaN or y_valid_mask all false); "
                          "drop y and y_valid_mask for an Argo-only store")
@@ -126,6 +131,30 @@ def _check_units(ds: xr.Dataset) -> None:
                              f"{sorted(EO_UNITS[channel])}")
         _check_range(ds[S.EO].values[:, i], ds[S.EO_MASK].values[:, i], f"{S.EO}[{channel}]",
                      PLAUSIBLE[channel], EO_CANONICAL_UNITS[channel])
+
+
+def value_bounds(variable: str, channel: str | None = None) -> tuple[tuple[float, float], str]:
+    """(plausible range, unit) of a store variable (`eo` needs its channel)."""
+    if variable == S.EO:
+        return PLAUSIBLE[channel], EO_CANONICAL_UNITS[channel]
+    return PLAUSIBLE["temperature"], "degC"
+
+
+def check_stored_values(values: np.ndarray, mask: np.ndarray, name: str, where: str) -> None:
+    """Values read back from a store: finite and plausible wherever the mask says valid.
+
+    Catches what a checksum cannot (a store written from bad memory, or edited in place): the
+    error gives the count, the first offending index and its value. `name` is `y`, `x` or
+    `eo[<channel>]`; `where` says which time step / window was read."""
+    variable, _, channel = name.partition("[")
+    bounds, unit = value_bounds(variable, channel.rstrip("]") or None)
+    with np.errstate(invalid="ignore"):
+        bad = mask & ~(np.isfinite(values) & (values >= bounds[0]) & (values <= bounds[1]))
+    count = int(np.count_nonzero(bad))
+    if count:
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"{name} at {where}: {count} valid entries are non-finite or outside the plausible "
+                         f"range [{bounds[0]}, {bounds[1]}] {unit}; first at index {first} = {values[first]!r}")
 
 
 def _check_range(values: np.ndarray, mask: np.ndarray, name: str, bounds: tuple[float, float],

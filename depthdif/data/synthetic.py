@@ -1,15 +1,20 @@
 """A realistic synthetic ocean: the embedded default data set (no download, deterministic by seed).
 
-What makes it useful for ranking models (issue 3, "Embedded default"):
+What makes it useful for ranking models (issues 3 and 16):
 - the background T(z) is REAL: the Levitus monthly climatology at the basin's positions,
-  interpolated bilinearly in latitude and longitude, linearly in season and depth (coastal and
-  sub-floor cells of the 4-degree grid take their nearest wet neighbour's water);
-- a mixed layer that deepens in winter, and mesoscale eddies plus a meandering front that DISPLACE
-  the thermocline: T(z) = T_bg(z - eta(x, y, t) exp(-z/1000 m) - mld exp(-z/200 m)), so the
-  displacement fades at depth. Surface and subsurface are coupled nonlinearly, so the field is not
-  Gaussian and optimal interpolation is not optimal;
-- a coast with shelf and slope, a rough abyss and seamounts: land_mask and a y_valid_mask that
-  shrinks with depth;
+  interpolated bilinearly in latitude and longitude, linearly in season and depth; its land and
+  sub-floor cells take water from wet neighbours at the same depth (climatology.fill_dry_cells);
+- the default basin is open ocean south of Africa (55-35 S, 20-40 E: Agulhas Return Current,
+  subtropical and subantarctic fronts), where the real Argo floats we check realism against
+  drifted; the coast faces the nearest real land and real land stays land (seafloor.py);
+- the ocean departs from climatology as the real one does there (ocean_motion.py): eddies
+  displace the thermocline, T(z) = T_bg(z - eta G(z)), G zero at the surface, largest in the
+  thermocline, fading below ~1000 m; fronts, meanders and eddies move water masses, reading the
+  background at a shifted latitude (a sharp front out of the smeared 4-degree one, and anomalies
+  at every depth where isotherms slope); a seasonal mixed layer with a sharp base; surface
+  weather confined to the mixed layer. Per-depth anomaly std, horizontal decorrelation length,
+  thermocline gradient and SST-subsurface correlation match real Argo within stated tolerances
+  (BENCHMARKS.md "realism"). The field is not Gaussian and optimal interpolation is not optimal;
 - EO: the surface smoothed like an L4 SST product, plus noise (optional SSS, ADT);
 - Argo-like floats (depthdif/data/floats.py) give the sparse x.
 
@@ -31,11 +36,13 @@ from depthdif.data import schema as S
 from depthdif.data.climatology import Climatology, background_field, load_climatology
 from depthdif.data.floats import FloatSpec, sample_profiles
 from depthdif.data.index import SplitSpec
+from depthdif.data.ocean_motion import equatorward, mixed_layer_depth, motion, surface_weather
 from depthdif.data.profiles import bin_profiles
+from depthdif.data.seafloor import sea_floor
 from depthdif.data.store import write_store
 
-DECAY_M = 1000.0  # e-folding depth of the eddy / front displacement
-MIXED_DECAY_M = 200.0  # e-folding depth of the mixed-layer term
+SURFACE_LID_M = 100.0  # the thermocline displacement grows from 0 at the surface over this depth
+ADT_M_PER_DEG = 100.0   # a water-mass shift of 1 degree lifts the sea surface like 100 m of thermocline
 
 
 @dataclass
@@ -50,20 +57,51 @@ class SynthConfig:
     stride: int = 32
     obs_fraction: float = 0.01        # profiles per ocean pixel per time step
     seed: int = 0
-    lat_range: tuple[float, float] = (-45.0, -25.0)
-    lon_range: tuple[float, float] = (15.0, 35.0)
+    # Open ocean south of Africa (Agulhas Return Current, subtropical and subantarctic fronts),
+    # where the real Argo floats of ../shared/data/argo drifted (see README "synthetic ocean").
+    lat_range: tuple[float, float] = (-55.0, -35.0)
+    lon_range: tuple[float, float] = (20.0, 40.0)
     start: str = "2020-01-01"
     time_step_days: int = 7
     eo_channels: list[str] = field(default_factory=lambda: ["sst"])
     max_land_fraction: float = 0.5
-    chunk: int = 64
-    eddy_amplitude_m: float = 150.0   # typical thermocline displacement of an eddy
-    front_amplitude_m: float = 70.0
+    chunk: int | None = None  # Zarr chunk edge; None: chosen for the windows (data/chunking.py)
+    # How the ocean departs from climatology (depthdif/data/ocean_motion.py). Tuned against real
+    # Argo south of Africa (BENCHMARKS.md "realism", `python -m depthdif.benchmarks.realism`).
+    eddy_amplitude_m: float = 400.0   # thermocline displacement of a typical eddy at 45 deg
+    eddy_radius_km: tuple[float, float] = (30.0, 90.0)
+    eddy_spacing_km: float = 300.0    # one eddy per spacing^2
+    eddy_speed_km_day: tuple[float, float] = (1.5, 5.0)  # westward drift
+    eddy_shift_deg: float = 0.5       # water an eddy carries from its origin (degrees latitude) ...
+    eddy_shift_depth_m: float = 300.0  # ... in its upper layer (e-folding depth)
+    front_amplitude_m: float = 70.0   # thermocline step across the front
+    front_shift_deg: float = 0.4      # water-mass jump across the front (degrees latitude, each side)
+    front_width_km: float = 45.0
+    front_zone_km: float = 200.0      # how far from the front the water departs from climatology
+    front_meander_km: float = 90.0
+    front_wavelength_km: tuple[float, float] = (300.0, 600.0)
+    meander_shift_deg: float = 1.2    # large meanders of the water masses (degrees latitude, std)
+    meander_scale_km: float = 330.0   # their correlation e-folding length ...
+    meander_days: float = 90.0        # ... and time
+    meander_turn_depth_m: float = 400.0  # meanders decorrelate with depth, halfway at this depth
+    turbulence_m: float = 15.0        # small-scale thermocline noise
+    turbulence_scale_km: float = 50.0
+    displacement_decay_m: float = 1000.0  # e-folding depth of the thermocline displacement
+    mixed_layer_summer_m: float = 30.0
+    mixed_layer_winter_m: float = 90.0
+    seasonal_thermocline_m: float = 25.0  # below the mixed layer the profile catches up over this
+    surface_anomaly_c: float = 0.6    # air-sea flux anomalies (std), confined to the mixed layer
+    surface_scale_km: float = 100.0
+    surface_days: float = 20.0
+    surface_depth_m: float = 80.0     # e-folding depth of the flux anomalies
     sensor_noise_c: float = 0.01
     eo_noise_c: float = 0.15
     val_fraction: float = 0.15
     test_fraction: float = 0.15
     time_block: int = 4
+    space_block: int | None = None    # spatial split block edge in pixels (None: 2 x patch_size)
+    decorrelation_days: float = 15.0  # split leakage rule (depthdif/data/split_leakage.py)
+    leakage: str = "warn"
     climatology: str | None = None    # None: the file shipped in depthdif/resources
 
     def check(self) -> None:
@@ -78,6 +116,18 @@ class SynthConfig:
             raise ValueError(f"eo_channels {self.eo_channels}: allowed {sorted(EO_BUILDERS)}")
         if self.ntime < 1 or self.time_step_days < 1:
             raise ValueError("ntime and time_step_days must be >= 1")
+        positive = ["eddy_spacing_km", "front_width_km", "front_zone_km", "meander_scale_km", "meander_days",
+                    "meander_turn_depth_m", "turbulence_scale_km", "displacement_decay_m", "eddy_shift_depth_m",
+                    "seasonal_thermocline_m", "surface_scale_km", "surface_days", "surface_depth_m"]
+        bad = [name for name in positive if not getattr(self, name) > 0]
+        if bad:
+            raise ValueError(f"{', '.join(bad)}: must be > 0")
+        for name in ("eddy_radius_km", "eddy_speed_km_day", "front_wavelength_km"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name}: need 0 < low <= high, got {getattr(self, name)}")
+        if not 0 <= self.mixed_layer_summer_m <= self.mixed_layer_winter_m:
+            raise ValueError("mixed_layer_summer_m must be in [0, mixed_layer_winter_m]")
 
 
 def depth_levels(n_levels: int) -> np.ndarray:
@@ -86,87 +136,34 @@ def depth_levels(n_levels: int) -> np.ndarray:
     return S.GLORYS_DEPTHS_M[idx]
 
 
-def smooth_noise(shape: tuple[int, ...], sigma_px: float, rng: np.random.Generator) -> np.ndarray:
-    """A smooth random field with unit std (Gaussian-filtered white noise)."""
-    field_ = gaussian_filter(rng.standard_normal(shape), sigma=max(sigma_px, 0.5), mode="wrap")
-    return field_ / (field_.std() + 1e-12)
+def displacement_profile(depth: np.ndarray, decay_m: float) -> np.ndarray:
+    """G(z): how much of the surface-defined displacement eta reaches depth z. Zero at the surface
+    (the sea surface is not lifted by 100 m; eddies' SST signature is their trapped water), largest
+    in the thermocline, fading below ~decay_m."""
+    z = np.asarray(depth, float)
+    return (1 - np.exp(-z / SURFACE_LID_M)) * np.exp(-z / decay_m)
 
 
-def bathymetry(lat: np.ndarray, lon: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Sea-floor depth (m, > 0 in the ocean, <= 0 on land): a coast along one side of the basin
-    with shelf and slope, a rough abyss (3.8-5.8 km) and a few seamounts (some break the surface)."""
-    h, w = lat.size, lon.size
-    deg = float(np.mean(np.diff(lat))) if h > 1 else 0.1
-    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    side = rng.integers(4)  # which edge holds the continent
-    along, across, n_across = [(xx, yy, h), (xx, h - 1 - yy, h), (yy, xx, w), (yy, w - 1 - xx, w)][side]
-    phase, wavelength = rng.uniform(0, 2 * np.pi), rng.uniform(0.4, 0.8) * max(h, w)
-    coast = n_across * (0.12 + 0.05 * np.sin(2 * np.pi * along / wavelength + phase))
-    dist_deg = (across - coast) * deg  # > 0 offshore
-    abyss = 4800.0 + 500.0 * np.clip(smooth_noise((h, w), 3.0 / deg, rng), -2, 2)
-    depth = np.where(dist_deg > 0, 60.0 + (abyss - 60.0) * (1 - np.exp(-np.maximum(dist_deg, 0) / 0.9)), -50.0)
-    for _ in range(max(1, int(round(h * w * deg * deg / 150)))):  # seamounts, ~one per 150 deg^2
-        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-        r = rng.uniform(0.3, 0.8) / deg
-        height = rng.uniform(0.5, 1.05) * abyss.mean()
-        depth -= height * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * r * r)) * (dist_deg > 0)
-    return depth
-
-
-def displacement(lat: np.ndarray, lon: np.ndarray, ntime: int, cfg: SynthConfig,
-                 rng: np.random.Generator) -> np.ndarray:
-    """Thermocline displacement (ntime, H, W) in metres, positive = deeper (warm anomaly):
-    drifting Gaussian eddies + a meandering tanh front + weak smooth turbulence."""
-    h, w = lat.size, lon.size
-    deg = float(np.mean(np.diff(lat))) if h > 1 else 0.1
-    lat2, lon2 = np.meshgrid(lat, lon, indexing="ij")
-    area = (lat[-1] - lat[0] + deg) * (lon[-1] - lon[0] + deg)
-    n_eddies = max(2, int(round(area / 12)))
-    centre = np.stack([rng.uniform(lat[0], lat[-1], n_eddies), rng.uniform(lon[0], lon[-1], n_eddies)], 1)
-    radius = rng.uniform(0.3, 0.8, n_eddies)
-    amp = cfg.eddy_amplitude_m * rng.uniform(0.4, 1.3, n_eddies) * rng.choice([-1, 1], n_eddies)
-    drift = np.stack([rng.normal(0, 0.05, n_eddies), -rng.uniform(0.1, 0.35, n_eddies)], 1)  # deg/step, westward
-    life_phase = rng.uniform(0, 2 * np.pi, n_eddies)
-    front_lat = lat[0] + rng.uniform(0.35, 0.65) * (lat[-1] - lat[0])
-    front_wl, front_phase = rng.uniform(4, 8), rng.uniform(0, 2 * np.pi)
-    span = lon[-1] - lon[0] + deg
-    out = np.empty((ntime, h, w))
-    for t in range(ntime):
-        pos = centre + drift * t
-        pos[:, 1] = lon[0] + (pos[:, 1] - lon[0]) % span  # eddies re-enter from the east
-        eta = np.zeros((h, w))
-        for k in range(n_eddies):
-            r2 = (lat2 - pos[k, 0]) ** 2 + (lon2 - pos[k, 1]) ** 2
-            eta += amp[k] * (0.75 + 0.25 * np.sin(0.4 * t + life_phase[k])) * np.exp(-r2 / (2 * radius[k] ** 2))
-        meander = 0.8 * np.sin(2 * np.pi * lon2 / front_wl + front_phase + 0.3 * t)
-        eta += cfg.front_amplitude_m * np.tanh((lat2 - front_lat - meander) / 0.4)
-        out[t] = eta
-    out += 15.0 * smooth_noise((ntime, h, w), 0.25 / deg, rng)
-    return out
-
-
-def mixed_layer_depth(lat: np.ndarray, day_of_year: float) -> np.ndarray:
-    """(H,) metres: ~10 m in summer, ~10 + 50 |lat|/45 m at the end of winter. Kept small: the
-    monthly climatology already holds the seasonal mixed layer, smeared over its 0/25/85 m nodes;
-    this term only sharpens it (larger values warmed 50-200 m by >1 degC vs real Argo)."""
-    southern = lat < 0
-    phase = np.where(southern, day_of_year - 15.0, day_of_year - 197.0)  # winter peaks mid-Jul / mid-Jan
-    winter = 0.5 * (1 - np.cos(2 * np.pi * phase / 365.25))
-    return 10.0 + 50.0 * winter * np.minimum(np.abs(lat) / 45.0, 1.2)
+def mixed_layer_map(u: np.ndarray, mld: np.ndarray, thermocline_m: float) -> np.ndarray:
+    """Depth in the climatology for depth u below a mixed layer of depth mld: 0 (surface water)
+    inside it, catching up with u over `thermocline_m` below it, so the smeared seasonal
+    thermocline of the monthly climatology sharpens at the mixed-layer base (slope 1 + mld /
+    thermocline_m there)."""
+    below = np.maximum(u - mld, 0.0)
+    return np.maximum(u - mld * np.exp(-below / thermocline_m), 0.0)
 
 
 def temperature(bg: np.ndarray, nodes: np.ndarray, depth: np.ndarray, eta: np.ndarray,
-                mld: np.ndarray) -> np.ndarray:
-    """T(z) = T_bg(z - mld exp(-z/200 m) - eta exp(-z/1000 m)) per pixel -> (D, H, W).
+                mld: np.ndarray, decay_m: float, thermocline_m: float) -> np.ndarray:
+    """T(z) = T_bg(mixed_layer_map(z - eta G(z))) per pixel -> (D, H, W).
 
-    bg (K, H, W) on `nodes`; eta (H, W) eddy/front displacement; mld (H, 1) mixed-layer depth. The
-    mixed-layer term homogenizes the top and vanishes below ~500 m; the eddy term reaches deeper.
-    z_eff stays monotonic in z (no overturning) while eta > -1000 m.
+    bg (K, H, W) on `nodes` (already read at each pixel's shifted latitude); eta (H, W) eddy/front
+    displacement; mld (H, 1) mixed-layer depth. A warm eddy (eta > 0) thickens the surface layer
+    (mode water in its core), a cold one domes the thermocline up under a thin mixed layer.
     """
-    g = np.exp(-depth / DECAY_M).astype(np.float32)[:, None, None]
-    g_ml = np.exp(-depth / MIXED_DECAY_M).astype(np.float32)[:, None, None]
-    z = depth.astype(np.float32)[:, None, None] - eta.astype(np.float32)[None] * g
-    z = np.maximum(z - np.asarray(mld, np.float32)[None] * g_ml, 0.0)
+    g = displacement_profile(depth, decay_m).astype(np.float32)[:, None, None]
+    u = depth.astype(np.float32)[:, None, None] - eta.astype(np.float32)[None] * g
+    z = mixed_layer_map(u, np.asarray(mld, np.float32)[None], np.float32(thermocline_m))
     nodes32 = nodes.astype(np.float32)
     k = np.clip(np.searchsorted(nodes32, z, side="right") - 1, 0, nodes.size - 2)
     w = np.clip((z - nodes32[k]) / (nodes32[k + 1] - nodes32[k]), 0.0, 1.0)
@@ -214,21 +211,27 @@ def synthesize(cfg: SynthConfig, clim: Climatology | None = None,
     deg = float(np.mean(np.diff(lat))) if cfg.nlat > 1 else 0.1
     depth = depth_levels(cfg.n_levels)
     times = np.datetime64(cfg.start, "D") + np.arange(cfg.ntime) * np.timedelta64(cfg.time_step_days, "D")
-    floor = bathymetry(lat, lon, rng)
+    floor = sea_floor(lat, lon, clim, rng)
     ocean = floor > 0
     valid = (depth[:, None, None] < floor[None]) & ocean[None]  # (D, H, W)
-    eta = displacement(lat, lon, cfg.ntime, cfg, rng)
-    heat = 0.3 * smooth_noise((cfg.ntime, cfg.nlat, cfg.nlon), 0.5 / deg, rng)  # surface flux anomaly
+    days = (np.arange(cfg.ntime) * cfg.time_step_days).astype(float)
+    move = motion(lat, lon, days, cfg, rng)
+    weather = surface_weather((cfg.ntime, cfg.nlat, cfg.nlon), deg, cfg.time_step_days, cfg, rng)
+    to_equator = equatorward(lat)[:, None]
     y = np.empty((cfg.ntime, depth.size, cfg.nlat, cfg.nlon), dtype=np.float32)
     eo = np.empty((cfg.ntime, len(cfg.eo_channels), cfg.nlat, cfg.nlon), dtype=np.float32)
     for t in tqdm(range(cfg.ntime), desc="synthesizing", unit="time step", disable=not progress):
         doy = float((times[t] - times[t].astype("datetime64[Y]")).astype(int))
-        bg = background_field(clim, lat, lon, doy)
-        field_ = temperature(bg, clim.depth, depth, eta[t], mixed_layer_depth(lat, doy)[:, None])
-        field_ += heat[t][None] * np.exp(-depth / 50.0)[:, None, None]
+        shift = move.shift(t, clim.depth)
+        bg = background_field(clim, lat, lon, doy, lat_shift=to_equator * shift)
+        mld = mixed_layer_depth(lat, doy, cfg.mixed_layer_summer_m, cfg.mixed_layer_winter_m)[:, None]
+        field_ = temperature(bg, clim.depth, depth, move.eta[t], mld, cfg.displacement_decay_m,
+                             cfg.seasonal_thermocline_m)
+        field_ += weather[t][None] * np.exp(-depth / cfg.surface_depth_m)[:, None, None]
         y[t] = np.where(valid, field_, np.nan)
+        height = move.eta[t] + ADT_M_PER_DEG * shift[0]
         for c, name in enumerate(cfg.eo_channels):
-            eo[t, c] = np.where(ocean, EO_BUILDERS[name](field_[0], eta[t], ocean, deg, rng, cfg), np.nan)
+            eo[t, c] = np.where(ocean, EO_BUILDERS[name](field_[0], height, ocean, deg, rng, cfg), np.nan)
     y_valid = np.broadcast_to(valid, y.shape)
     profiles = sample_profiles(y, y_valid, depth, times.astype("datetime64[ns]"), lat, lon,
                                FloatSpec(obs_fraction=cfg.obs_fraction, sensor_noise_c=cfg.sensor_noise_c),
@@ -272,9 +275,10 @@ def make_synthetic_store(cfg: SynthConfig, out: str | Path, *, overwrite: bool =
         raise FileExistsError(f"{out}: output already exists; pass overwrite (--overwrite) to replace it")
     ds, profiles = synthesize(cfg, progress=progress)
     split = SplitSpec(val_fraction=cfg.val_fraction, test_fraction=cfg.test_fraction,
-                      time_block=cfg.time_block, seed=cfg.seed)
+                      time_block=cfg.time_block, block_size=cfg.space_block, seed=cfg.seed,
+                      decorrelation_days=cfg.decorrelation_days, leakage=cfg.leakage)
     provenance = {"generator": "depthdif.data.synthetic", "seed": cfg.seed,
                   "climatology": Path(cfg.climatology).name if cfg.climatology else "levitus94 (packaged)"}
     return write_store(ds, out, profiles=profiles, patch_size=cfg.patch_size, stride=cfg.stride,
-                       max_land_fraction=cfg.max_land_fraction, split=split, chunks={"lat": cfg.chunk},
+                       max_land_fraction=cfg.max_land_fraction, split=split, chunks={"lat": cfg.chunk} if cfg.chunk else None,
                        provenance=provenance, config=cfg, overwrite=overwrite, progress=progress)

@@ -1,7 +1,7 @@
 """Score several methods on the same patches and the same withheld profiles; one long table.
 
-Every method sees the identical held-in batch (`withhold_profiles` is seeded per patch) and is
-scored by its own `ReconstructionMetrics` against the original batch, so differences between
+Every method sees the identical held-in batch (`withhold_profiles` depends only on the seed and
+the float, or the patch in column mode) and is scored by its own `ReconstructionMetrics` against the original batch, so differences between
 rows are differences between methods, never between samples. The result is a typed record
 (STYLE.md habit 12): a long DataFrame that `report.py` renders and `write_table` saves.
 """
@@ -21,7 +21,7 @@ from torch import Tensor
 
 from depthdif.baselines.base import Predictor
 from depthdif.evaluation.metrics import ReconstructionMetrics
-from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.evaluation.withheld import WithheldMode, withheld_description, withheld_float_ids, withhold_profiles
 from depthdif.atomic import atomic_path
 
 TABLE_COLUMNS = ("method", "scope", "band", "depth_index", "depth_m", "metric", "value")
@@ -37,6 +37,14 @@ class Comparison:
     n_patches: int
     withheld_fraction: float
     withheld_seed: int
+    withheld_mode: str = "float"
+    n_withheld_columns: int = 0  # withheld (scored) profiles = grid columns, over all patches
+    n_withheld_floats: int = 0   # distinct withheld floats (float mode)
+
+    def withheld_text(self) -> str:
+        """One sentence saying exactly what was withheld and scored (for summaries and plots)."""
+        return withheld_description(self.withheld_mode, self.withheld_fraction, self.withheld_seed,
+                                    self.n_withheld_columns, self.n_withheld_floats, self.n_patches)
 
     def overall(self) -> pd.DataFrame:
         """method × metric pivot of the overall rows (handy for summaries and tests)."""
@@ -96,11 +104,12 @@ def metrics_rows(method: str, metric: ReconstructionMetrics) -> list[dict]:
 
 
 def compare_methods(methods: Sequence[Predictor], batches: Iterable[dict], *, depth, depth_mean, depth_std,
-                    withheld_fraction: float, withheld_seed: int, max_depth_m: float = 2000.0,
-                    bands_m: Sequence[float] = (0, 100, 500, 2000), progress: bool = True) -> Comparison:
+                    withheld_fraction: float, withheld_seed: int, withheld_mode: WithheldMode = "float",
+                    max_depth_m: float = 2000.0, bands_m: Sequence[float] = (0, 100, 500, 2000),
+                    progress: bool = True) -> Comparison:
     """Score fitted `methods` on `batches` (collated, original: nothing withheld yet).
 
-    Each method gets the same held-in batch. A method with `sample(batch) -> (K, B, D, H, W)`
+    Each method gets the same held-in batch (`withhold_profiles` with the given mode). A method with `sample(batch) -> (K, B, D, H, W)`
     (e.g. `SampledPredictor`) is scored as an ensemble (spread, CRPS); others through `predict`.
     """
     from tqdm.auto import tqdm
@@ -109,19 +118,23 @@ def compare_methods(methods: Sequence[Predictor], batches: Iterable[dict], *, de
     if len(set(names)) != len(names):
         raise ValueError(f"compare_methods: method names must be unique, got {names}")
     metrics = {m.name: ReconstructionMetrics(depth, depth_mean, depth_std, max_depth_m, bands_m) for m in methods}
-    n_patches = 0
+    n_patches, n_columns, floats = 0, 0, set()
     for batch in tqdm(batches, desc="evaluating", unit="batch", disable=not progress, file=sys.stderr):
-        held_in, withheld = withhold_profiles(batch, withheld_fraction, withheld_seed)
+        held_in, withheld = withhold_profiles(batch, withheld_fraction, withheld_seed, withheld_mode)
         for method in methods:
             pred = method.sample(held_in) if hasattr(method, "sample") else method.predict(held_in)
             metrics[method.name].update(pred, batch, withheld)
         n_patches += int(batch["x"].shape[0])
+        columns = withheld.gt(0).any(dim=1)
+        n_columns += int(columns.sum())
+        if withheld_mode == "float":
+            floats.update(withheld_float_ids(batch["float_ids"], columns, withheld_fraction, withheld_seed))
     if n_patches == 0:
         raise ValueError("compare_methods: no patches to evaluate (empty split?)")
     rows = [row for method in methods for row in metrics_rows(method.name, metrics[method.name])]
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     table["depth_index"] = table["depth_index"].astype("int64")
-    return Comparison(table, names, n_patches, withheld_fraction, withheld_seed)
+    return Comparison(table, names, n_patches, withheld_fraction, withheld_seed, withheld_mode, n_columns, len(floats))
 
 
 def write_table(table: pd.DataFrame, path: str | os.PathLike) -> Path:

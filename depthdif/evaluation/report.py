@@ -39,10 +39,14 @@ def rmse_by_depth_figure(comparison: Comparison, max_depth_m: float | None = Non
         fig.update_xaxes(title_text="RMSE (°C)", row=1, col=col, rangemode="tozero")
     fig.update_yaxes(title_text="depth (m)", autorange="reversed", row=1, col=1)
     fig.update_layout(
-        title=(f"RMSE by depth: {comparison.n_patches} patches, {comparison.withheld_fraction:.0%} of profiles "
-               f"withheld (seed {comparison.withheld_seed})"),
+        title=f"RMSE by depth: {comparison.n_patches} patches, {_withheld_title(comparison)}",
         template="plotly_white", height=650, hovermode="closest")
     return fig
+
+
+def _withheld_title(comparison: Comparison) -> str:
+    what = "floats" if comparison.withheld_mode == "float" else "columns per patch"
+    return f"{comparison.withheld_fraction:.0%} of {what} withheld (seed {comparison.withheld_seed})"
 
 
 def write_html(fig: go.Figure, path: str | os.PathLike) -> Path:

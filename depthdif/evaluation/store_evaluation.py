@@ -73,17 +73,19 @@ def evaluate_on_store(methods: Sequence, cfg: ExperimentConfig, store: str | Pat
         if getattr(method, "system", None) is None:  # a trained model has nothing left to fit
             print(f"fitting {method.name} on the train split ({len(train)} patches)", file=sys.stderr)
         method.fit(train)
-    ev = cfg.evaluation
+    ev, data = cfg.evaluation, cfg.data
     comparison = compare_methods(
-        methods, batches_of(scored, cfg.data.batch_size, max_patches), depth=scored.depth,
+        methods, batches_of(scored, data.batch_size, max_patches), depth=scored.depth,
         depth_mean=scored.normalization.depth_mean, depth_std=scored.normalization.depth_std,
-        withheld_fraction=cfg.data.withheld_fraction, withheld_seed=cfg.data.withheld_seed,
-        max_depth_m=ev.max_depth_m, bands_m=ev.depth_bands_m, progress=progress)
+        withheld_fraction=data.withheld_fraction, withheld_seed=data.withheld_seed,
+        withheld_mode=data.withheld_mode, max_depth_m=ev.max_depth_m, bands_m=ev.depth_bands_m, progress=progress)
     metrics_path = write_table(comparison.table, out_dir / METRICS_FILE)
     html_path = write_html(rmse_by_depth_figure(comparison), out_dir / HTML_FILE)
+    fallback = scored.float_index.fallback if data.withheld_mode == "float" else None
     header = (f"# Evaluation: {store} split {split}\n\n{comparison.n_patches} patches; "
-              f"{cfg.data.withheld_fraction:.0%} of each patch's profiles withheld (seed {cfg.data.withheld_seed}); "
-              f"overall scores pool levels ≤ {ev.max_depth_m:g} m; RMSE/MAE/bias/CRPS in °C.\n\n")
+              f"{comparison.withheld_text()}"
+              + (f" (note: {fallback})" if fallback else "")
+              + f"; overall scores pool levels ≤ {ev.max_depth_m:g} m; RMSE/MAE/bias/CRPS in °C.\n\n")
     summary_path = atomic_write_text(out_dir / SUMMARY_FILE, header + summary_markdown(comparison) + "\n")
     atomic_write_text(out_dir / CONFIG_FILE, dump_yaml(cfg))
     return EvaluationOutputs(comparison, metrics_path, html_path, summary_path)

@@ -4,29 +4,28 @@ Two flavours share one class (DEPTHDIF.md, "Autoencoder and latent diffusion"):
 - `kernel_size=1` (default): every layer is a 1x1 convolution, so the codec acts on one water
   column at a time: a truly band-only profile codec, unlike upstream's 3x3 "band-only" AE
   (UPSTREAM.md §3.1) whose end-to-end receptive field is 13x13.
-- `kernel_size=3`: the spatial variant (3x3 convolutions, zero padding).
+- `kernel_size=3`: the spatial variant (3x3 convolutions in the nonlinear paths, zero padding).
 
-Both directions add a linear path to the nonlinear stack (z = encoder(y) + W_e y, y = decoder(z) + W_d z):
-the codec is then at least a learned PCA of the profiles plus a nonlinear correction. Profiles are
-nearly low-rank (12 principal components leave ~0.02 degC on the synthetic store); in a one-off
-check on its 50-level columns (12 latents, Adam 3e-3, 1200 steps of 2048 columns) the linear path
-took the reconstruction RMSE from 0.12 to 0.075 degC.
+PCA first, then a nonlinear correction (issue 17): each direction is a linear path plus a
+nonlinear residual path, z = W_e ỹ + b_e + E(ỹ) and y = W_d z + b_d + D(z). `init_from_pca` sets
+the linear paths to the whitened EOFs of a fitted `PCACodec` and zeroes the last layer of E and D,
+so a fresh AE *is* the PCA code at its width and training can only move it from there. The linear
+paths act on whole columns: with `spatial_downsample` s, on the D·s² values of an s x s block
+(`pixel_unshuffle`), so they start as the block PCA; the nonlinear encoder starts with a learned
+s x s patch embedding (kernel = stride = s) and the decoder ends with its transpose.
 
-`spatial_downsample` s in {2, 4} replaces the first encoder layer by a learned s x s patch
-embedding (kernel = stride = s) and the last decoder layer by its transpose, so the latent grid is
-(H/s, W/s) and no information is thrown away by a fixed average pool before encoding.
+Input rule for invalid pixels (land, below the sea floor): the encoder sees ỹ, the field with its
+invalid entries replaced by the gappy-EOF estimate of the AE's own PCA (`PCACodec.gap_fill`, from the
+valid entries only), so a partial column enters as a plausible full column instead of per-depth
+means, and whatever a batch holds in invalid entries never reaches the network. Before
+`init_from_pca` (an unfitted AE, e.g. one about to receive a checkpoint's weights) the fill is the
+per-depth mean, 0 in normalized units.
 
-Input rule for invalid pixels: the encoder sees `y * y_valid_mask`, i.e. invalid entries (land,
-below the sea floor) are filled with 0, which is the per-depth mean in normalized units. Callers
-multiply by the mask here (`encode(field, mask)`), so whatever a batch holds in invalid entries
-never reaches the network.
-
-Latent scale: diffusion assumes data of roughly unit variance, and upstream has no latent scaling.
-While the AE trains (module in train mode) it keeps running per-channel mean/std of the raw codes
-(`latent_mean`, `latent_std`, momentum `STATS_MOMENTUM`, the first batch sets them). The
-reconstruction path (`forward`) never uses them, so AE training does not
-depend on how converged they are; `encode` returns standardized latents (z - mean) / std and
-`decode` undoes it, which is what latent diffusion sees.
+Latent scale: diffusion assumes data of roughly unit variance. While the AE trains (module in train
+mode) it keeps running per-channel mean/std of the raw codes (`latent_mean`, `latent_std`, momentum
+`STATS_MOMENTUM`; whitened EOF scores start them at 0 / 1). The reconstruction path (`forward`)
+never uses them; `encode` returns standardized latents (z - mean) / std and `decode` undoes it,
+which is what latent diffusion sees.
 """
 
 from __future__ import annotations
@@ -35,8 +34,8 @@ import torch
 from torch import nn
 
 from depthdif.config.schema import AEConfig
+from depthdif.models.pca import SUPPORTED_DOWNSAMPLE, PCACodec, from_columns, to_columns
 
-SUPPORTED_DOWNSAMPLE = (1, 2, 4)
 SUPPORTED_KERNELS = (1, 3)
 STATS_MOMENTUM = 0.1  # weight of the newest batch in the running latent statistics
 
@@ -78,22 +77,41 @@ class DepthBandAutoencoder(nn.Module):
         super().__init__()
         if kernel_size not in SUPPORTED_KERNELS:
             raise ValueError(f"kernel_size must be one of {list(SUPPORTED_KERNELS)}, got {kernel_size}")
-        if spatial_downsample not in SUPPORTED_DOWNSAMPLE:
-            raise ValueError(f"spatial_downsample must be one of {list(SUPPORTED_DOWNSAMPLE)}, "
-                             f"got {spatial_downsample}")
+        s = spatial_downsample
+        self.pca = PCACodec(in_channels, latent_channels, spatial_downsample=s)  # also checks s
         encoder_hidden = list(encoder_hidden or [64, 96, 128])
         decoder_hidden = list(decoder_hidden or [128, 96, 64])
         self.in_channels, self.latent_channels = in_channels, latent_channels
-        self.kernel_size, self.spatial_downsample = kernel_size, spatial_downsample
-        self.encoder = _encoder(in_channels, encoder_hidden, latent_channels, kernel_size, spatial_downsample)
-        self.decoder = _decoder(latent_channels, decoder_hidden, in_channels, kernel_size, spatial_downsample)
-        s = spatial_downsample
-        self.encoder_linear = nn.Conv2d(in_channels, latent_channels, s, stride=s)
-        self.decoder_linear = (nn.ConvTranspose2d(latent_channels, in_channels, s, stride=s) if s > 1
-                               else nn.Conv2d(latent_channels, in_channels, 1))
+        self.kernel_size, self.spatial_downsample = kernel_size, s
+        self.encoder = _encoder(in_channels, encoder_hidden, latent_channels, kernel_size, s)
+        self.decoder = _decoder(latent_channels, decoder_hidden, in_channels, kernel_size, s)
+        self.encoder_linear = nn.Conv2d(in_channels * s * s, latent_channels, 1)
+        self.decoder_linear = nn.Conv2d(latent_channels, in_channels * s * s, 1)
         self.register_buffer("latent_mean", torch.zeros(latent_channels))
         self.register_buffer("latent_std", torch.ones(latent_channels))
         self.register_buffer("latent_batches_seen", torch.zeros((), dtype=torch.int64))
+
+    @torch.no_grad()
+    def init_from_pca(self, pca: PCACodec) -> None:
+        """Become `pca` exactly: linear paths = whitened EOFs, residual paths' last layers = 0."""
+        if (pca.in_channels, pca.latent_channels, pca.spatial_downsample) != (
+                self.in_channels, self.latent_channels, self.spatial_downsample):
+            raise ValueError(f"PCA codec ({pca.in_channels} levels, {pca.latent_channels} channels, s="
+                             f"{pca.spatial_downsample}) does not fit this AE ({self.in_channels}, "
+                             f"{self.latent_channels}, s={self.spatial_downsample})")
+        self.pca.load_state_dict(pca.state_dict())
+        scale = pca.variances.sqrt()
+        encode = pca.components.T / scale[:, None]  # (L, F): z = Λ^(-1/2) Bᵀ (y - μ)
+        self.encoder_linear.weight.copy_(encode[:, :, None, None])
+        self.encoder_linear.bias.copy_(-encode @ pca.mean)
+        self.decoder_linear.weight.copy_((pca.components * scale)[:, :, None, None])
+        self.decoder_linear.bias.copy_(pca.mean)
+        for last in (self.encoder[-1], self.decoder[-1]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        self.latent_mean.zero_()
+        self.latent_std.fill_(1.0)
+        self.latent_batches_seen.fill_(1)  # running statistics continue from the whitened scores
 
     @property
     def encoder_parts(self) -> tuple[nn.Module, ...]:
@@ -106,24 +124,16 @@ class DepthBandAutoencoder(nn.Module):
 
     def check_input(self, field: torch.Tensor) -> None:
         """Fail early, naming both numbers, when the level count or grid does not fit."""
-        if field.ndim != 4 or field.shape[1] != self.in_channels:
-            raise ValueError(f"autoencoder expects (B, {self.in_channels}, H, W) depth fields, "
-                             f"got shape {tuple(field.shape)}")
-        s = self.spatial_downsample
-        if field.shape[-2] % s or field.shape[-1] % s:
-            raise ValueError(f"patch size {tuple(field.shape[-2:])} is not divisible by "
-                             f"spatial_downsample={s}")
+        self.pca.check_input(field)
 
     def encode_raw(self, field: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Unscaled codes (B, L, H/s, W/s); in train mode this also updates the latent statistics."""
-        self.check_input(field)
-        if mask is not None:
-            field = field * mask  # invalid entries → 0 = per-depth mean (module docstring)
-        z = self.encoder(field) + self.encoder_linear(field)
+        with torch.no_grad():  # the fill is input preparation: nothing upstream of it trains
+            filled = self.pca.gap_fill(field, mask)
+        z = self.encoder(filled) + self.encoder_linear(to_columns(filled, self.spatial_downsample))
         if self.training:
             self._track_statistics(z.detach())
         return z
-
     @torch.no_grad()
     def _track_statistics(self, z: torch.Tensor) -> None:
         mean = z.mean(dim=(0, 2, 3))
@@ -150,7 +160,7 @@ class DepthBandAutoencoder(nn.Module):
         return self._decode_raw(z * std + mean)
 
     def _decode_raw(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z) + self.decoder_linear(z)
+        return self.decoder(z) + from_columns(self.decoder_linear(z), self.spatial_downsample)
 
     def forward(self, field: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Reconstruction; independent of the latent statistics (they cancel out)."""
@@ -176,14 +186,20 @@ def reconstruction_loss(pred: torch.Tensor, target: torch.Tensor, mask: torch.Te
     return loss
 
 
-def build_autoencoder(ae_cfg: AEConfig, in_channels: int) -> DepthBandAutoencoder:
-    """The AE described by an `AEConfig`, for a store with `in_channels` depth levels.
+Codec = DepthBandAutoencoder | PCACodec  # what latent diffusion encodes with (same interface)
 
-    `ae_cfg.in_channels` None means "take it from the store"; any other value must match.
+
+def build_codec(ae_cfg: AEConfig, in_channels: int) -> Codec:
+    """The (unfitted) codec an `AEConfig` describes, for a store with `in_channels` depth levels.
+
+    `ae_cfg.in_channels` None means "take it from the store"; any other value must match. The
+    weights come from a fit (`depthdif/train/codec.py`) or a checkpoint.
     """
     if ae_cfg.in_channels is not None and ae_cfg.in_channels != in_channels:
         raise ValueError(f"ae.in_channels={ae_cfg.in_channels} does not match the store's "
                          f"{in_channels} depth levels (set ae.in_channels to {in_channels} or leave it null)")
+    if ae_cfg.kind == "pca":
+        return PCACodec(in_channels, ae_cfg.latent_channels, spatial_downsample=ae_cfg.spatial_downsample)
     return DepthBandAutoencoder(in_channels, ae_cfg.latent_channels, kernel_size=ae_cfg.kernel_size,
                                 spatial_downsample=ae_cfg.spatial_downsample,
                                 encoder_hidden=ae_cfg.encoder_hidden, decoder_hidden=ae_cfg.decoder_hidden)

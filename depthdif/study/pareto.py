@@ -32,9 +32,10 @@ from typing import Literal, Protocol
 import numpy as np
 import pandas as pd
 
+from .results import OBJECTIVE_PREFIX, objective_key
+
 Direction = Literal["minimize", "maximize"]
 DIRECTIONS = ("minimize", "maximize")
-OBJECTIVE_PREFIX = "objective/"
 REFERENCE_MARGIN = 0.10
 DOMINANCE_BLOCK = 256
 
@@ -63,11 +64,6 @@ class ParetoResult:
     reference_point: tuple[float, ...]
     hypervolume: float
     history: pd.DataFrame
-
-
-def objective_column(metric: str) -> str:
-    """The results-table column of an objective (`objective/<metric>`)."""
-    return f"{OBJECTIVE_PREFIX}{metric}"
 
 
 def to_minimization(values: np.ndarray, directions: Sequence[str]) -> np.ndarray:
@@ -171,7 +167,7 @@ def compute_pareto(results: pd.DataFrame, objectives: Sequence[ObjectiveLike | t
     used when it is absent). `reference` is in the objectives' own units and directions.
     """
     metrics, directions = _metrics_and_directions(objectives)
-    columns = tuple(objective_column(m) for m in metrics)
+    columns = tuple(objective_key(m) for m in metrics)
     missing = [c for c in columns if c not in results.columns]
     if missing and results.empty:  # a study before its first trial: an empty front, not an error
         results = results.assign(**{c: pd.Series(dtype="float64") for c in missing})

@@ -4,7 +4,9 @@ Render only: every number drawn comes from `study/pareto.py`. The Pareto figure 
 eligible trials, the front highlighted (a step line through it in 2-D), non-eligible trials
 (FAILED / PRUNED / RUNNING) as grey crosses at their last values when they have any, and a
 hover with the trial's id, state and parameters. 1 objective: value vs trial number;
-2: scatter; 3: 3-D scatter; more: a scatter matrix.
+2: scatter; 3: 3-D scatter; more: a scatter matrix. In 2-D, an objective with a reference metric
+logged by every trial (`REFERENCES`: the AE study's `val/ae_rmse` → `val/pca_rmse`, the PCA of the
+same width) also gets that reference as a line against the other objective (issue 17).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from depthdif.atomic import atomic_path
 
 PARETO_HTML, HYPERVOLUME_HTML, PARETO_PNG = "pareto.html", "hypervolume.html", "pareto.png"
 FRONT_COLOR, TRIAL_COLOR, OTHER_COLOR = "#d62728", "#1f77b4", "#aaaaaa"
+# objective metric -> (results column of its reference, legend name)
+REFERENCES = {"val/ae_rmse": ("metric/val/pca_rmse", "PCA at the same width (val/pca_rmse)")}
 
 
 def hover_text(trials: pd.DataFrame, result: ParetoResult) -> list[str]:
@@ -29,7 +33,7 @@ def hover_text(trials: pd.DataFrame, result: ParetoResult) -> list[str]:
     texts = []
     for _, row in trials.iterrows():
         lines = [f"trial {row.get('trial_id', '')} (#{row['trial_number']}) {row.get('state', '')}"]
-        lines += [f"{c.removeprefix('objective/')} = {row[c]:.6g}" for c in result.columns
+        lines += [f"{metric} = {row[c]:.6g}" for metric, c in zip(result.metrics, result.columns)
                   if pd.notna(row[c])]
         lines += [f"{c.removeprefix('param/')} = {_short(row[c])}" for c in params]
         texts.append("<br>".join(lines))
@@ -78,6 +82,9 @@ def pareto_figure(result: ParetoResult, title: str = "Pareto front") -> go.Figur
             fig.add_trace(go.Splom(dimensions=dims, name=name, marker=marker, text=text, hoverinfo="text"))
     if n == 2 and not result.front.empty:
         fig.add_trace(_front_steps(result))
+    reference = _reference_line(result) if n == 2 else None
+    if reference is not None:
+        fig.add_trace(reference)
     _label_axes(fig, result, n)
     fig.update_layout(title=f"{title}: {len(result.front)} of {int(result.trials['eligible'].sum())} "
                             f"complete trials on the front", template="plotly_white")
@@ -90,6 +97,23 @@ def _front_steps(result: ParetoResult) -> go.Scatter:
     x, y = front[result.columns[0]].to_numpy(), front[result.columns[1]].to_numpy()
     return go.Scatter(x=x, y=y, mode="lines", line={"shape": "hv", "color": FRONT_COLOR, "dash": "dot"},
                       name="front boundary", hoverinfo="skip")
+
+
+def _reference_line(result: ParetoResult) -> go.Scatter | None:
+    """The reference of one objective (mean per value of the other objective), as a dashed line."""
+    for i, metric in enumerate(result.metrics):
+        column, name = REFERENCES.get(metric, (None, None))
+        if column is None or column not in result.trials:
+            continue
+        other = result.columns[1 - i]
+        rows = result.trials[result.trials[column].notna() & result.trials[other].notna()]
+        if rows.empty:
+            return None
+        line = rows.groupby(other)[column].mean().sort_index()
+        xy = (line.to_numpy(), line.index.to_numpy())[:: 1 if i == 0 else -1]
+        return go.Scatter(x=xy[0], y=xy[1], mode="lines+markers", name=name,
+                          line={"color": "black", "dash": "dash"}, marker={"symbol": "diamond", "size": 7})
+    return None
 
 
 def _label_axes(fig: go.Figure, result: ParetoResult, n: int) -> None:

@@ -4,7 +4,8 @@
 starts, reports and finishes (same COMPLETE/PRUNED/FAILED rule as the searcher), and prints one
 line per finished trial. `FailureGuard` is a Tune stopper: when the first `threshold` finished
 trials all failed, the study stops and the runner raises with the first error, instead of
-burning the whole budget on a broken config.
+burning the whole budget on a broken config. Tune ends the trials still in flight then without
+telling any callback, so the recorder closes their rows as STOPPED with that reason.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 from ray import tune
 
-from .results import ResultsTable, trial_row
+from .results import ResultsTable, close_stopped, trial_row
 from .searcher import TRIAL_NUMBER, classify_outcome
 from .spec import Objective
 from .status import format_trial_line
@@ -47,6 +48,10 @@ class FailureGuard(tune.Stopper):
 
     def stop_all(self) -> bool:
         return self.tripped()
+
+    def reason(self) -> str:
+        return (f"stopped: the study failed fast ({self.failed} finished trial(s) failed and none succeeded; "
+                f"first error: {self.first_error})")
 
 
 class StudyRecorder(tune.Callback):
@@ -90,6 +95,16 @@ class StudyRecorder(tune.Callback):
     def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         error = trial.get_error()
         self._finish(trial, errored=True, error_text=str(error).strip().splitlines()[-1] if error else "")
+
+    def on_experiment_end(self, trials: list, **info: Any) -> None:
+        """Fail-fast stopped the trials in flight without a callback: record them STOPPED."""
+        if not self.guard.tripped():
+            return
+        stopped = close_stopped(self.study_dir, [t.trial_id for t in trials], self.guard.reason())
+        self._table = None  # reload: close_stopped rewrote the file
+        if stopped:
+            print(f"{len(stopped)} trial(s) in flight stopped because the study failed fast: {stopped}",
+                  file=sys.stderr, flush=True)
 
     def _finish(self, trial: Any, errored: bool, error_text: str) -> None:
         outcome = classify_outcome(trial.last_result, errored, self.objectives, error_text)

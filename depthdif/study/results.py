@@ -4,7 +4,7 @@ Rewritten atomically (temp file + rename) every time a trial starts or finishes,
 `study status` and export can read it while the study runs. Columns (kept exact: the Pareto and
 export code read them):
 
-    trial_id, trial_number, state (COMPLETE | FAILED | PRUNED | RUNNING),
+    trial_id, trial_number, state (COMPLETE | FAILED | PRUNED | STOPPED | RUNNING),
     param/<dotted key> …, objective/<metric> …, metric/<name> … (other last metrics),
     fidelity (epochs done), duration_s, train_seconds, num_workers, cpus, gpus,
     checkpoint_path, run_dir, error
@@ -26,13 +26,19 @@ import pyarrow.parquet as pq
 from depthdif.atomic import atomic_path
 
 RESULTS_FILE = "results.parquet"
-STATES = ("COMPLETE", "FAILED", "PRUNED", "RUNNING")
+# STOPPED: a healthy trial ended by the study itself (fail-fast), recorded with the reason.
+STATES = ("COMPLETE", "FAILED", "PRUNED", "STOPPED", "RUNNING")
 PARAM_PREFIX, OBJECTIVE_PREFIX, METRIC_PREFIX = "param/", "objective/", "metric/"
 HEAD_COLUMNS = ["trial_id", "trial_number", "state"]
 TAIL_COLUMNS = ["fidelity", "duration_s", "train_seconds", "num_workers", "cpus", "gpus",
                 "checkpoint_path", "run_dir", "error"]
 # Keys of a trial's result that are bookkeeping, not trainer metrics.
 _NOT_METRICS = ("objective/", "config/")
+
+
+def objective_key(metric: str) -> str:
+    """The reported (and results-table) name of an objective's value: `objective/<metric>`."""
+    return f"{OBJECTIVE_PREFIX}{metric}"
 
 
 def results_path(study_dir: str | os.PathLike) -> Path:
@@ -89,7 +95,7 @@ def trial_row(*, trial_id: str, trial_number: int, state: str, params: dict[str,
     row: dict[str, Any] = {"trial_id": trial_id, "trial_number": int(trial_number), "state": state}
     row.update({f"{PARAM_PREFIX}{k}": v for k, v in sorted(params.items())})
     for metric in metrics:
-        row[f"{OBJECTIVE_PREFIX}{metric}"] = _number(result.get(f"{OBJECTIVE_PREFIX}{metric}"))
+        row[objective_key(metric)] = _number(result.get(objective_key(metric)))
     for key, value in result.items():
         if "/" in key and not key.startswith(_NOT_METRICS) and isinstance(value, (int, float)):
             row[f"{METRIC_PREFIX}{key}"] = float(value)
@@ -143,16 +149,37 @@ def close_orphans(study_dir: str | os.PathLike, known_trial_ids: Iterable[str]) 
     """Mark RUNNING rows that Tune does not know as FAILED; returns their trial ids.
 
     Called once every Tune trial has finished: a row still RUNNING then belongs to a trial the
-    driver started after its last experiment snapshot and before it was killed.
+    driver started after its last experiment snapshot and before it was killed. It is not
+    counted against the budget (the searcher proposed another trial in its place).
     """
     table = ResultsTable(study_dir)
     known = set(known_trial_ids)
     orphans = [tid for tid, row in table.rows.items() if row.get("state") == "RUNNING" and tid not in known]
-    for trial_id in orphans:
-        table.rows[trial_id] = {**table.rows[trial_id], "state": "FAILED", "error": ORPHAN_ERROR}
-    if orphans:
-        write_results(study_dir, table.rows.values())
-    return orphans
+    return _close(table, orphans, "FAILED", ORPHAN_ERROR)
+
+
+def close_stopped(study_dir: str | os.PathLike, trial_ids: Iterable[str], reason: str) -> list[str]:
+    """Mark the RUNNING rows of `trial_ids` STOPPED with `reason`; returns their trial ids.
+
+    For trials the study itself ended without a final result (fail-fast stops the ones in
+    flight, and Ray Tune tells no callback): never left RUNNING."""
+    table = ResultsTable(study_dir)
+    wanted = set(trial_ids)
+    stopped = [tid for tid, row in table.rows.items() if row.get("state") == "RUNNING" and tid in wanted]
+    return _close(table, stopped, "STOPPED", reason)
+
+
+def _close(table: ResultsTable, trial_ids: list[str], state: str, error: str) -> list[str]:
+    for trial_id in trial_ids:
+        table.rows[trial_id] = {**table.rows[trial_id], "state": state, "error": error}
+    if trial_ids:
+        write_results(table.study_dir, table.rows.values())
+    return trial_ids
+
+
+def is_orphan(row: dict[str, Any]) -> bool:
+    """A FAILED row of a trial orphaned by a driver restart (its budget slot went to a new trial)."""
+    return row.get("state") == "FAILED" and str(row.get("error") or "").startswith(ORPHAN_ERROR[:40])
 
 
 def _is_missing(value: Any) -> bool:

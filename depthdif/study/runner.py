@@ -1,7 +1,8 @@
 """Run and resume a study: Ray Tune drives the trials, Optuna (multi-objective) proposes them.
 
-Layout of a study directory `<storage>/<name>/`:
+Layout of a study directory `<storage>/<name>/` (created 0700: Tune's pickles are read on resume):
 
+    driver.lock       held (flock) by the one driver running the study; its pid, host, start time
     study.yaml        the resolved spec (objectives, search space, base ExperimentConfig)
     results.parquet   one row per trial, rewritten atomically as trials start and finish
     optuna.journal    the Optuna study (optuna.load_study / optuna-dashboard can open it)
@@ -23,27 +24,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-for _key, _value in (("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0"), ("RAY_USAGE_STATS_ENABLED", "0")):
-    os.environ.setdefault(_key, _value)
+import optuna
+import pandas as pd
+import ray
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+from ray import tune
+from ray.tune.search import ConcurrencyLimiter
 
-import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
-import ray  # noqa: E402
-from optuna.storages import JournalStorage  # noqa: E402
-from optuna.storages.journal import JournalFileBackend  # noqa: E402
-from ray import tune  # noqa: E402
-from ray.tune.search import ConcurrencyLimiter  # noqa: E402
+from depthdif.config import to_dict
+from depthdif.data.location import StoreLocation
+from depthdif.data.schema import COMPLETE_MARKER
+from depthdif.data.store_origin import StoreOrigin, refuse_foreign_store, store_origin
+from depthdif.ownership import STUDY_MARKERS, refuse_foreign
+from depthdif.train.ray_runtime import ensure_ray
 
-from depthdif.data.location import StoreLocation  # noqa: E402
-from depthdif.data.schema import COMPLETE_MARKER  # noqa: E402
-
-from .progress import FailureGuard, StudyRecorder  # noqa: E402
-from .results import close_orphans, read_results  # noqa: E402
-from .search_space import DefineByRun, base_values  # noqa: E402
-from .searcher import StudySearcher, make_sampler, objective_key  # noqa: E402
-from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_dir_of, synth_config  # noqa: E402
-from .trial import TrialSetup, make_trainable  # noqa: E402
-from .warm_start import prefill, warm_start_trials  # noqa: E402
+from .driver_lock import hold_driver_lock
+from .progress import FailureGuard, StudyRecorder
+from .results import close_orphans, objective_key, read_results
+from .search_space import DefineByRun, base_values
+from .searcher import StudySearcher, make_sampler
+from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_dir_of, synth_config
+from .trial import TrialSetup, make_trainable
+from .warm_start import prefill, warm_start_trials
 
 TUNE_DIR = "tune"
 JOURNAL_FILE = "optuna.journal"
@@ -65,49 +68,65 @@ class StudyOutcome:
 
 def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | os.PathLike | None = None,
               progress: bool = True) -> StudyOutcome:
-    """Start a new study in `<spec.storage>/<spec.name>` and run it to its budget."""
+    """Start a new study in `<spec.storage>/<spec.name>` and run it to its budget (one driver only)."""
     study_dir = study_dir_of(spec)
-    if (study_dir / TUNE_DIR).exists() or (study_dir / JOURNAL_FILE).exists():
-        raise FileExistsError(f"{study_dir}: a study already exists there; continue it with "
-                              f"`depthdif study resume {study_dir}` or pick another --name")
     space = spec.space()
     warm = warm_start_trials(warm_start, space, spec.objectives) if warm_start else []
-    ensure_store(spec)
-    study_dir.mkdir(parents=True, exist_ok=True)
-    save_study_spec(spec, study_dir)
-    storage = optuna_storage(study_dir)
-    if warm:
-        study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions)
-        added = prefill(study, warm)
-        print(f"warm start: {added} trial(s) from {warm_start}", file=sys.stderr)
-    started = ensure_ray(address)
-    try:
-        searcher = build_searcher(spec, storage)
-        tuner = build_tuner(spec, study_dir, searcher, progress)
-        return _fit(tuner, spec, study_dir)
-    finally:
-        if started:
-            ray.shutdown()
+    make_study_dir(study_dir)
+    with hold_driver_lock(study_dir, "study run", take_over_stale=False):
+        if (study_dir / TUNE_DIR).exists() or (study_dir / JOURNAL_FILE).exists():
+            raise FileExistsError(f"{study_dir}: a study already exists there; continue it with "
+                                  f"`depthdif study resume {study_dir}` or pick another --name")
+        ensure_store(spec)
+        save_study_spec(spec, study_dir)
+        storage = optuna_storage(study_dir)
+        if warm:
+            study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions)
+            added = prefill(study, warm)
+            print(f"warm start: {added} trial(s) from {warm_start}", file=sys.stderr)
+        started = start_ray(address)
+        try:
+            searcher = build_searcher(spec, storage)
+            tuner = build_tuner(spec, study_dir, searcher, progress)
+            return _fit(tuner, spec, study_dir)
+        finally:
+            if started:
+                ray.shutdown()
 
 
 def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, progress: bool = True) -> StudyOutcome:
     """Continue a study whose driver died: finished trials kept, running ones re-run or resumed."""
     study_dir = Path(study_dir).resolve()
     spec = read_study_dir(study_dir)
-    tune_path = study_dir / TUNE_DIR
-    if not tune.Tuner.can_restore(str(tune_path)):
-        raise FileNotFoundError(f"{tune_path}: no Ray Tune experiment state to resume (the driver died "
-                                "before the first snapshot); start the study again with `study run`")
-    ensure_store(spec)
-    started = ensure_ray(address)
+    with hold_driver_lock(study_dir, "study resume", take_over_stale=True) as dead:
+        if dead is not None:
+            print(f"taking over from a driver that died: {dead.describe()}", file=sys.stderr)
+        tune_path = study_dir / TUNE_DIR
+        if not tune.Tuner.can_restore(str(tune_path)):
+            raise FileNotFoundError(f"{tune_path}: no Ray Tune experiment state to resume (the driver died "
+                                    "before the first snapshot); start the study again with `study run`")
+        ensure_store(spec)
+        started = start_ray(address)
+        try:
+            setup = TrialSetup.from_spec(spec, study_dir)
+            tuner = tune.Tuner.restore(str(tune_path), trainable=make_trainable(setup),
+                                       resume_unfinished=True, resume_errored=True)
+            return _fit(tuner, spec, study_dir)
+        finally:
+            if started:
+                ray.shutdown()
+
+
+def make_study_dir(study_dir: Path) -> None:
+    """Create the study dir owner-only (0700): Ray Tune unpickles files from it on resume, so
+    whoever can write there could run code as the driver. A foreign folder is refused."""
+    refuse_foreign(study_dir, STUDY_MARKERS, "study directory")
+    study_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        setup = TrialSetup.from_spec(spec, study_dir)
-        tuner = tune.Tuner.restore(str(tune_path), trainable=make_trainable(setup),
-                                   resume_unfinished=True, resume_errored=True)
-        return _fit(tuner, spec, study_dir)
-    finally:
-        if started:
-            ray.shutdown()
+        study_dir.mkdir(mode=0o700)
+    except FileExistsError:
+        return  # ours (checked above) or just made by a second driver: the lock decides who runs
+    os.chmod(study_dir, 0o700)  # exactly 0700 whatever the umask
 
 
 def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
@@ -118,7 +137,8 @@ def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
         if orphans:
             print(f"{len(orphans)} trial(s) orphaned by the driver restart: {orphans}", file=sys.stderr)
     results = read_results(study_dir)
-    finished = results[results["state"] != "RUNNING"]
+    _fail_stopped_in_optuna(spec, study_dir, results)
+    finished = results[results["state"].isin(["COMPLETE", "PRUNED", "FAILED"])]
     if len(finished) and (finished["state"] == "FAILED").all():
         first = finished.sort_values("trial_number").iloc[0]
         stopped = " (the study stopped early)" if len(finished) < spec.trials else ""
@@ -127,27 +147,67 @@ def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
     return StudyOutcome(study_dir, results)
 
 
+def _fail_stopped_in_optuna(spec: StudySpec, study_dir: Path, results: pd.DataFrame) -> None:
+    """Trials the study stopped (fail-fast) never reached the searcher: FAIL them in the journal
+    with the reason, so Optuna holds no RUNNING trial once the driver is gone."""
+    stopped = results[results["state"] == "STOPPED"]
+    if stopped.empty:
+        return
+    storage = optuna_storage(study_dir)
+    study_id = storage.get_study_id_from_name(spec.name)
+    for number, reason in zip(stopped["trial_number"].astype(int), stopped["error"]):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, int(number))
+        if storage.get_trial(trial_id).state == optuna.trial.TrialState.RUNNING:
+            storage.set_trial_user_attr(trial_id, "error", str(reason)[:2000])
+            storage.set_trial_state_values(trial_id, optuna.trial.TrialState.FAIL)
+
+
 # --- pieces ------------------------------------------------------------------------------------
 def ensure_store(spec: StudySpec) -> Path | str:
     """The trials' store, synthesized first when missing and the spec says `data.synthetic`.
 
+    Never deletes what depthdif did not write: an existing folder is rebuilt only when it is a
+    store of ours made with the same synthetic parameters (an interrupted copy, say); a complete
+    store made with other parameters, or anything else, is refused with the reason.
     A URI store (s3://...) must already exist: stores are synthesized locally only."""
     location = StoreLocation(spec.data.store)
     store = location.source
-    if location.exists(COMPLETE_MARKER):
-        return store
     if not location.is_local:
+        if location.exists(COMPLETE_MARKER):
+            return store
         raise FileNotFoundError(f"data store {store} not found (or incomplete); stores are written locally "
                                 "only: make one with `depthdif data synth` and copy it to that URI")
+    origin = store_origin(store)
     if spec.data.synthetic is None:
+        if origin.complete:
+            return store
         raise FileNotFoundError(f"data store {store} not found (or incomplete); make it with "
                                 "`depthdif data synth` or give `data.synthetic: {...}` in the study file")
+    synth = synth_config(spec.data.synthetic, f"study {spec.name}")
+    if origin.exists:
+        refuse_foreign_store(store)
+        _refuse_other_synthesis(origin, synth)
+        if origin.complete:
+            return store
     from depthdif.data.synthetic import make_synthetic_store
 
     print(f"synthesizing the study's data store at {store}", file=sys.stderr)
-    synth = synth_config(spec.data.synthetic, f"study {spec.name}")
-    make_synthetic_store(synth, store, overwrite=store.exists(), progress=True)  # an incomplete one is redone
+    make_synthetic_store(synth, store, overwrite=origin.exists, progress=True)
     return store
+
+
+def _refuse_other_synthesis(origin: StoreOrigin, synth: Any) -> None:
+    """A store of ours is reused (or rebuilt) only if made from the study's `data.synthetic`."""
+    if origin.generator is None and not any(origin.path.iterdir()):
+        return  # an empty folder
+    wanted, recorded = to_dict(synth), origin.generator or {}
+    defaults = to_dict(type(synth)())
+    differ = sorted(k for k, v in wanted.items() if recorded.get(k, defaults.get(k)) != v)
+    if origin.generator is None or differ:
+        detail = ", ".join(f"{k}: store {recorded.get(k)!r} vs study {wanted[k]!r}" for k in differ[:6])
+        raise FileExistsError(f"data store {origin.path} was not synthesized with this study's data.synthetic "
+                              f"parameters ({detail or 'no synthetic parameters recorded'}); refusing to use or "
+                              "replace it: point data.store elsewhere, or remove it yourself")
 
 
 def optuna_storage(study_dir: Path) -> JournalStorage:
@@ -155,15 +215,12 @@ def optuna_storage(study_dir: Path) -> JournalStorage:
     return JournalStorage(JournalFileBackend(str(Path(study_dir) / JOURNAL_FILE)))
 
 
-def ensure_ray(address: str | None) -> bool:
-    """Join `address` (or RAY_ADDRESS), else start a local runtime; True if this call started it."""
-    if ray.is_initialized():
-        return False
-    target = address or os.environ.get("RAY_ADDRESS") or "local"
-    # Trial logs (Lightning chatter) stay in Ray's log files; the terminal shows the study's own
-    # line per trial. DEPTHDIF_TRIAL_LOGS=1 streams them when debugging.
-    ray.init(address=target, log_to_driver=os.environ.get("DEPTHDIF_TRIAL_LOGS", "0") == "1")
-    return True
+def start_ray(address: str | None) -> bool:
+    """`ensure_ray` for a study driver; True if this call started the runtime.
+
+    Trial logs (Lightning chatter) stay in Ray's log files; the terminal shows the study's own
+    line per trial. DEPTHDIF_TRIAL_LOGS=1 streams them when debugging."""
+    return ensure_ray(address, log_to_driver=os.environ.get("DEPTHDIF_TRIAL_LOGS", "0") == "1")
 
 
 def build_searcher(spec: StudySpec, storage: JournalStorage) -> StudySearcher:

@@ -18,13 +18,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal
 
 from depthdif.config import ConfigError, ExperimentConfig, from_dict, replace_dotted
-from depthdif.config.loader import read_yaml, to_dict
+from depthdif.config.loader import field_type, flatten, read_yaml, to_dict
 
 ParamType = Literal["float", "int", "logfloat", "categorical"]
 NUMERIC_FIELD = {"float": float, "logfloat": float, "int": int}
@@ -119,46 +117,27 @@ def _check_fields(value: dict, source: str, key: str) -> dict:
     return value
 
 
-def config_field_type(key: str) -> Any:
-    """The declared type of a dotted ExperimentConfig leaf, or raise KeyError naming the part."""
-    tp: Any = ExperimentConfig
-    parts = key.split(".")
-    for i, part in enumerate(parts):
-        if not dataclasses.is_dataclass(tp):
-            raise KeyError(f"{'.'.join(parts[:i])} is not a section (it has no field {part!r})")
-        hints = typing.get_type_hints(tp)
-        if part not in hints:
-            raise KeyError(f"unknown key {'.'.join(parts[:i + 1])!r}; allowed here: {sorted(hints)}")
-        tp = _strip_optional(hints[part])
+def config_field_type(key: str, source: str, where: str | None = None) -> Any:
+    """The declared type of a dotted ExperimentConfig leaf; ConfigError at `where` (default: key)."""
+    try:
+        tp = field_type(ExperimentConfig, key, source)
+    except ConfigError as exc:
+        raise ConfigError(source, where or key, str(exc).split(": ", 2)[-1]) from None
     if dataclasses.is_dataclass(tp):
-        raise KeyError(f"{key!r} is a config section, not a value")
-    return tp
-
-
-def _strip_optional(tp: Any) -> Any:
-    if get_origin(tp) in (typing.Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        if len(args) == 1:
-            return args[0]
+        raise ConfigError(source, where or key, "is a config section, not a value")
     return tp
 
 
 def _check_param(param: Param, base: ExperimentConfig, source: str, later: list[str]) -> None:
     """Key exists, type fits, bounds/choices valid for the schema, conditions refer backwards."""
     key, spec = param.key, param.spec
-    try:
-        field_type = config_field_type(key)
-    except KeyError as exc:
-        raise ConfigError(source, key, str(exc).strip('"')) from None
+    declared = config_field_type(key, source)
     if spec.type == "categorical":
         _check_categorical(param, base, source)
     else:
-        _check_numeric(param, field_type, base, source)
+        _check_numeric(param, declared, base, source)
     for cond_key, cond_value in spec.condition.items():
-        try:
-            config_field_type(cond_key)
-        except KeyError as exc:
-            raise ConfigError(source, f"{key}.condition.{cond_key}", str(exc).strip('"')) from None
+        config_field_type(cond_key, source, where=f"{key}.condition.{cond_key}")
         if cond_key in later:  # `later` starts with this parameter itself
             raise ConfigError(source, f"{key}.condition.{cond_key}",
                               "conditions may only refer to parameters listed earlier (or base config keys)")
@@ -250,19 +229,8 @@ def distribution(param: Param) -> Any:
 
 def base_values(space: SearchSpace, base: ExperimentConfig) -> dict[str, Any]:
     """Base-config values of every condition key (for conditions on fixed config values)."""
-    flat = _flatten(to_dict(base))
+    flat = flatten(to_dict(base))
     return {k: flat[k] for k in space.condition_keys()}
-
-
-def _flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        dotted = f"{prefix}.{k}" if prefix else k
-        if isinstance(v, dict):
-            out.update(_flatten(v, dotted))
-        else:
-            out[dotted] = v
-    return out
 
 
 class DefineByRun:

@@ -22,9 +22,9 @@ from typing import Any, Literal
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from .results import objective_key
 from .spec import Objective, SamplerSpec
 
-OBJECTIVE_PREFIX = "objective/"
 FIDELITY = "fidelity"  # epochs done when the result was reported
 MAX_FIDELITY = "max_fidelity"  # epochs the trial was asked to run
 FAILED = "trial_failed"  # 1 in a result the trial reports after its training failed
@@ -33,11 +33,6 @@ TRIAL_NUMBER = "_trial_number"  # added to each config: the Optuna trial number
 State = Literal["COMPLETE", "FAILED", "PRUNED", "RUNNING"]
 OPTUNA_STATE = {"COMPLETE": optuna.trial.TrialState.COMPLETE, "FAILED": optuna.trial.TrialState.FAIL,
                 "PRUNED": optuna.trial.TrialState.PRUNED}
-
-
-def objective_key(metric: str) -> str:
-    """The reported (and results-table) name of an objective's value."""
-    return f"{OBJECTIVE_PREFIX}{metric}"
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,26 @@
 
 A study file names a trainer kind, a base experiment config plus inline overrides, a search
 space, the objectives, the budget and the per-trial resources. Everything is validated here,
-before Ray starts, so a typo in a 200-trial study fails in the first second. The resolved spec
+before Ray starts, so a typo in a 200-trial study fails in the first second: objectives must
+be metrics the trainer kind reports (metric_names.py). The resolved spec
 (absolute paths, inline search space, resolved base ExperimentConfig) is what `study.yaml` in
 the study directory holds, and `load_study_spec` reads that file back unchanged.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from depthdif.config import ConfigError, ExperimentConfig, from_dict, replace_dotted, to_dict
-from depthdif.config.loader import apply_overrides, bounded, read_yaml, save
+from depthdif.config.loader import apply_overrides, bounded, flatten, read_yaml, save
 from depthdif.data.location import absolute
+from depthdif.train.best_metrics import better
 
+from .metric_names import check_objectives, study_metrics
 from .search_space import SearchSpace, load_search_space
 
 TrainerKind = Literal["pixel", "latent", "ae"]
@@ -119,6 +123,11 @@ class StudySpec:
         metrics = [o.metric for o in self.objectives]
         if len(set(metrics)) != len(metrics):
             raise ValueError(f"objectives: duplicate metrics in {metrics}")
+        for objective in self.objectives:  # the trainer's best-so-far must be the study's best too
+            declared = {"lower": "minimize", "higher": "maximize"}.get(better(objective.metric) or "")
+            if declared and objective.direction != declared:
+                raise ValueError(f"objectives: {objective.metric} is better {better(objective.metric)} "
+                                 f"(depthdif/train/best_metrics.py): its direction must be {declared}")
         es = self.early_stopping
         if es is not None:
             if es.metric is not None and es.metric not in metrics:
@@ -157,12 +166,14 @@ class StudySpec:
 
 
 def load_study_spec(path: str | os.PathLike, overrides: list[str] | dict[str, Any] | None = None, *,
-                    name: str | None = None, storage: str | None = None) -> StudySpec:
+                    name: str | None = None, storage: str | None = None, check_metrics: bool = True) -> StudySpec:
     """Read, override, resolve and validate a study file (a `studies/*.yaml` or a `study.yaml`).
 
     Relative `base_config` and `search_space` paths are taken from the study file's folder;
     `storage` and `data.store` from the current directory (Ray needs absolute paths).
     Raises ConfigError naming the file and key on any problem; nothing is started.
+    `check_metrics=False` skips the objective-name check (it imports torch; a study dir's
+    study.yaml was checked when the study started).
     """
     path = Path(path).resolve()
     raw = read_yaml(path)
@@ -187,6 +198,9 @@ def load_study_spec(path: str | os.PathLike, overrides: list[str] | dict[str, An
         _check_fidelity(spec, source)
     if spec.data.synthetic is not None:
         synth_config(spec.data.synthetic, source)
+    if check_metrics:
+        metrics = study_metrics(spec.kind, cfg, spec.space(), _store_levels(spec, source))
+        check_objectives(metrics, spec.objectives, source)
     return spec
 
 
@@ -198,6 +212,17 @@ def synth_config(values: dict[str, Any], source: str) -> Any:
         return from_dict(SynthConfig, values, source)
     except ConfigError as exc:
         raise ConfigError(source, f"data.synthetic.{exc.key}", str(exc).split(": ", 2)[-1]) from None
+
+
+def _store_levels(spec: StudySpec, source: str) -> int | None:
+    """Depth levels of the trials' store, when known before it is opened (per-level objectives)."""
+    if spec.data.synthetic is not None:
+        return int(synth_config(spec.data.synthetic, source).n_levels)
+    stats = Path(spec.data.store) / "normalization.json" if "://" not in spec.data.store else None
+    try:
+        return len(json.loads(stats.read_text())["depth_mean"]) if stats else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not made yet, or unreadable: the level index is then not bounded here
 
 
 def _check_name(spec: StudySpec, source: str) -> None:
@@ -219,29 +244,13 @@ def _resolve_experiment(spec: StudySpec, folder: Path, source: str) -> Experimen
         cfg = ExperimentConfig()
     if spec.overrides:
         try:
-            cfg = replace_dotted(cfg, flatten_dotted(spec.overrides), f"{source}: overrides")
+            cfg = replace_dotted(cfg, flatten(spec.overrides), f"{source}: overrides")
         except ConfigError as exc:
             raise ConfigError(source, f"overrides.{exc.key}", str(exc).rsplit(": ", 1)[-1]) from None
     store = spec.data.store or cfg.data.store
     store = absolute(store)  # a URI (s3://...) stays as it is
     spec.data.store = store
     return replace_dotted(cfg, {"data.store": store}, source)
-
-
-def flatten_dotted(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """`{"training": {"lr": 1}}` and `{"training.lr": 1}` both → `{"training.lr": 1}`.
-
-    `--set overrides.training.lr=…` nests; replacing the nested dict whole would reset the
-    sibling fields to their defaults, so overrides are always applied leaf by leaf.
-    """
-    flat: dict[str, Any] = {}
-    for key, value in values.items():
-        dotted = f"{prefix}.{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
-            flat.update(flatten_dotted(value, dotted))
-        else:
-            flat[dotted] = value
-    return flat
 
 
 def _resolve_search_space(value: str | dict[str, Any], folder: Path, cfg: ExperimentConfig) -> dict[str, Any]:
@@ -283,4 +292,4 @@ def read_study_dir(study_dir: str | os.PathLike) -> StudySpec:
     path = Path(study_dir) / STUDY_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path}: not a study directory (no {STUDY_FILE})")
-    return load_study_spec(path)
+    return load_study_spec(path, check_metrics=False)

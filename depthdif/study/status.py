@@ -1,7 +1,10 @@
 """`depthdif study status`: trials, states, objectives and the best so far, from the study dir.
 
-Reads only `study.yaml` and `results.parquet` (no Ray, no Optuna), so it works while a study
-runs, after it was killed, and on a laptop that copied the folder. Compute a record, then render.
+Reads only `study.yaml`, `results.parquet` and the driver lock (no Ray, no Optuna), so it works
+while a study runs, after it was killed, and on a laptop that copied the folder. The lock says
+whether a driver is alive; RUNNING rows of a dead driver are marked as such. Trials orphaned by a
+driver restart are listed but not counted as finished: their budget slot went to a new trial, so
+the finished count never exceeds the budget. Compute a record, then render.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from typing import Any
 
 import pandas as pd
 
-from .results import OBJECTIVE_PREFIX, PARAM_PREFIX, STATES, read_results
+from .driver_lock import DriverState, driver_state
+from .results import PARAM_PREFIX, STATES, is_orphan, objective_key, read_results
 from .spec import Objective, read_study_dir
+
+DEAD_DRIVER = "driver dead"
 
 
 @dataclass(frozen=True)
@@ -37,10 +43,13 @@ class StudyStatus:
     objectives: tuple[Objective, ...]
     best: tuple[Best, ...]
     table: pd.DataFrame
+    driver: DriverState
+    orphaned: int  # FAILED rows of trials a driver restart orphaned (counted in counts["FAILED"])
 
     @property
     def finished(self) -> int:
-        return sum(n for state, n in self.counts.items() if state != "RUNNING")
+        """Trials that ended and count against the budget (orphans do not)."""
+        return sum(n for state, n in self.counts.items() if state != "RUNNING") - self.orphaned
 
 
 def study_status(study_dir: str | os.PathLike) -> StudyStatus:
@@ -50,12 +59,14 @@ def study_status(study_dir: str | os.PathLike) -> StudyStatus:
     table = read_results(study_dir)
     counts = {state: int((table["state"] == state).sum()) for state in STATES}
     best = tuple(b for b in (best_of(table, o) for o in spec.objectives) if b is not None)
-    return StudyStatus(spec.name, spec.kind, study_dir, spec.trials, counts, tuple(spec.objectives), best, table)
+    orphaned = sum(is_orphan(row) for row in table.to_dict("records"))
+    return StudyStatus(spec.name, spec.kind, study_dir, spec.trials, counts, tuple(spec.objectives), best, table,
+                       driver_state(study_dir), orphaned)
 
 
 def best_of(table: pd.DataFrame, objective: Objective) -> Best | None:
     """Best finite value among COMPLETE trials (PRUNED/FAILED never count)."""
-    column = f"{OBJECTIVE_PREFIX}{objective.metric}"
+    column = objective_key(objective.metric)
     if column not in table:
         return None
     done = table[(table["state"] == "COMPLETE") & table[column].notna()]
@@ -68,10 +79,13 @@ def best_of(table: pd.DataFrame, objective: Objective) -> Best | None:
 
 
 def format_status(status: StudyStatus, max_rows: int = 40) -> str:
-    """Human-readable status: header, counts, best per objective, one line per trial."""
+    """Human-readable status: header, driver, counts, best per objective, one line per trial."""
     counts = "  ".join(f"{s}={n}" for s, n in status.counts.items())
-    lines = [f"study {status.name} ({status.kind}) at {status.study_dir}",
-             f"trials: {status.finished}/{status.budget} finished  {counts}"]
+    if status.driver.dead and status.counts["RUNNING"]:
+        counts += f" ({DEAD_DRIVER}: not running)"
+    orphans = f"  (+{status.orphaned} orphaned by a driver restart, not counted)" if status.orphaned else ""
+    lines = [f"study {status.name} ({status.kind}) at {status.study_dir}", format_driver(status),
+             f"trials: {status.finished}/{status.budget} finished  {counts}{orphans}"]
     for best in status.best:
         lines.append(f"best {best.metric} ({best.direction}): {best.value:.5g}  "
                      f"trial #{best.trial_number} {best.trial_id}")
@@ -80,8 +94,21 @@ def format_status(status: StudyStatus, max_rows: int = 40) -> str:
     rows = status.table.to_dict("records")[-max_rows:] if max_rows > 0 else []
     metrics = [o.metric for o in status.objectives]
     for row in rows:
+        if status.driver.dead and row.get("state") == "RUNNING":
+            row = {**row, "state": f"RUNNING ({DEAD_DRIVER})"}
         lines.append(format_trial_line(row, metrics))
     return "\n".join(lines)
+
+
+def format_driver(status: StudyStatus) -> str:
+    driver = status.driver
+    if driver.alive:
+        who = driver.holder.describe() if driver.holder else "record not written yet"
+        return f"driver: running ({who})"
+    if driver.dead:
+        return (f"driver: DEAD ({driver.holder.describe()}): the study was interrupted and nothing runs; "
+                f"continue it with `depthdif study resume {status.study_dir}`")
+    return "driver: not running"
 
 
 def format_trial_line(row: dict[str, Any], metrics: list[str], done: int | None = None,
@@ -90,7 +117,7 @@ def format_trial_line(row: dict[str, Any], metrics: list[str], done: int | None 
     head = f"[{done}/{budget}] " if done is not None and budget is not None else ""
     values = []
     for metric in metrics:
-        value = row.get(f"{OBJECTIVE_PREFIX}{metric}")
+        value = row.get(objective_key(metric))
         values.append(f"{metric}={_fmt(value)}")
     params = ", ".join(f"{k[len(PARAM_PREFIX):].rsplit('.', 1)[-1]}={_fmt(v)}"
                        for k, v in row.items() if k.startswith(PARAM_PREFIX) and not _missing(v))

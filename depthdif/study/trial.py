@@ -1,12 +1,14 @@
 """The Tune trial: sampled params → ExperimentConfig → a training run → objectives reported.
 
-One trial = one training run named after the Tune trial id (deterministic, so a restored trial
-finds its own checkpoints). Two backends, one reporting logic (`ObjectiveTracker`):
+One trial = one training run (`depthdif.train.run`) in the run dir named after the Tune trial id
+(deterministic, so a restored trial finds its own checkpoints). Two backends, one reporting
+logic (`ObjectiveTracker`):
 
-- in-process (`fit_in_process`): 1 worker, no GPU; the trial's own process trains and calls
-  `ray.tune.report` each epoch. No TorchTrainer, so no ~15 s worker-group start per trial;
-- TorchTrainer (`run_training`): N workers; the trial reserves `{"CPU": 0.01}` and the Train
-  workers hold the real resources; metrics reach Tune through `ObjectiveReportCallback`.
+- `in_process`: 1 worker, no GPU; the trial's own process trains and calls `ray.tune.report`
+  each epoch. No TorchTrainer, so no ~15 s worker-group start per trial;
+- `ray`: a TorchTrainer with N workers; the trial reserves `{"CPU": 0.01}` and the Train workers
+  hold the real resources; each epoch reaches Tune from the Train controller, through the
+  queue of Ray's `TuneReportCallback`.
 
 Objectives are reported as `objective/<metric>`: validation error metrics as their best value so
 far (the trainer's `best/<metric>`), everything else (cost, model size) as the last value. A run
@@ -16,10 +18,7 @@ records it FAILED, tells the searcher, and goes on (no Tune retry of a determini
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import shutil
 import sys
 import traceback
 from dataclasses import dataclass
@@ -29,14 +28,15 @@ from typing import Any, Callable
 from ray import tune
 from ray.tune.integration.ray_train import TuneReportCallback
 
-from depthdif.config import ExperimentConfig, atomic_write_text, from_dict, replace_dotted
+from depthdif import train
+from depthdif.config import ExperimentConfig, from_dict
+from depthdif.config.loader import apply_overrides
+from depthdif.train.run_dir import RunDir, checkpoint_file
 
-from .searcher import ERROR, FAILED, FIDELITY, MAX_FIDELITY, TRIAL_NUMBER, objective_key
+from .results import objective_key
+from .searcher import ERROR, FAILED, FIDELITY, MAX_FIDELITY, TRIAL_NUMBER
 from .spec import Objective, StudySpec, max_epochs
 
-BEST_DIR = "best_checkpoint"
-BEST_RECORD = "best.json"  # which objective value the kept checkpoint scored
-CHECKPOINT_FILE = "checkpoint.ckpt"
 TRAIN_DRIVER_CPU = 0.01  # a trial that only drives a TorchTrainer holds (almost) nothing
 
 
@@ -91,12 +91,11 @@ class TrialSetup:
 
 
 def trial_config(setup: TrialSetup, config: dict[str, Any]) -> ExperimentConfig:
-    """Base config with the sampled params applied by their dotted names."""
-    params = sampled_params(config)
-    base = from_dict(ExperimentConfig, setup.experiment, "study base config")
+    """Base config with the sampled params applied by their dotted names (validated once, here)."""
     placement = {"ray.num_workers": setup.workers, "ray.cpus_per_worker": setup.cpus_per_worker,
                  "ray.gpus_per_worker": setup.gpus_per_worker}
-    return replace_dotted(base, {**params, **placement}, "trial params")
+    data = apply_overrides(setup.experiment, {**sampled_params(config), **placement}, ExperimentConfig)
+    return from_dict(ExperimentConfig, data, "study base config + trial params")
 
 
 def sampled_params(config: dict[str, Any]) -> dict[str, Any]:
@@ -118,10 +117,9 @@ class ObjectiveTracker:
 
     def _load_best(self) -> None:
         """A resumed trial continues from the best checkpoint it had kept before the restart."""
-        record = self.run_dir / BEST_DIR / BEST_RECORD
-        if record.exists():
-            data = json.loads(record.read_text())
-            self.best_primary, self.checkpoint_path = float(data["value"]), str(data["checkpoint_path"])
+        record = RunDir(self.run_dir).best_record()
+        if record is not None:
+            self.best_primary, self.checkpoint_path = float(record["value"]), str(record["checkpoint_path"])
 
     def payload(self, metrics: dict[str, Any], checkpoint_dir: str | Path | None) -> dict[str, Any]:
         self.reports += 1
@@ -141,43 +139,33 @@ class ObjectiveTracker:
 
     @staticmethod
     def objective_value(objective: Objective, metrics: dict[str, Any]) -> float:
-        """Best-so-far for validation errors the trainer tracks (`best/<m>`), else the last value."""
+        """Best-so-far where the trainer keeps one (`best/<m>`: best_metrics.py), else the last value."""
         value = metrics.get(f"best/{objective.metric}", metrics.get(objective.metric))
         return math.nan if value is None else float(value)
 
     def keep_checkpoint(self, checkpoint_dir: Path, out: dict[str, Any]) -> None:
         """Keep a copy of the checkpoint where the first objective was best (export reads it)."""
-        latest = checkpoint_dir / CHECKPOINT_FILE
         primary = self.objectives[0]
         value = out[objective_key(primary.metric)]
-        improved = self.best_primary is None or (
-            value < self.best_primary if primary.direction == "minimize" else value > self.best_primary)
-        if not math.isfinite(value) or not latest.exists():
-            self.checkpoint_path = self.checkpoint_path or str(latest)
-            return
-        if improved:
-            self.best_primary = value
-            target = self.run_dir / BEST_DIR / CHECKPOINT_FILE
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.with_suffix(".partial")
-            shutil.copyfile(latest, partial)
-            os.replace(partial, target)  # readers never see half a checkpoint
-            self.checkpoint_path = str(target)
-            atomic_write_text(target.parent / BEST_RECORD, json.dumps(
-                {"metric": primary.metric, "value": value, "epoch": out[FIDELITY], "checkpoint_path": str(target)}))
+        improved = math.isfinite(value) and (self.best_primary is None or (
+            value < self.best_primary if primary.direction == "minimize" else value > self.best_primary))
+        record = {"metric": primary.metric, "value": value, "epoch": out[FIDELITY]}
+        kept = RunDir(self.run_dir).keep_best(checkpoint_dir, record) if improved else None
+        if kept is not None:
+            self.best_primary, self.checkpoint_path = value, str(kept)
+        elif not self.checkpoint_path:  # nothing kept yet: point at the latest checkpoint
+            self.checkpoint_path = str(checkpoint_file(checkpoint_dir))
 
 
-class ObjectiveReportCallback(TuneReportCallback):
-    """TuneReportCallback that adds objectives/fidelity to rank 0's metrics (TorchTrainer trials)."""
+def tune_reporter(tracker: ObjectiveTracker, in_process: bool) -> Callable[[dict, Path | None], None]:
+    """`report` for `depthdif.train.run`: each epoch's objectives to Tune.
 
-    def __init__(self, tracker: ObjectiveTracker):
-        super().__init__()
-        self.tracker = tracker
-
-    def after_report(self, run_context: Any, metrics: list[dict[str, Any]], checkpoint: Any) -> None:
-        path = checkpoint.path if checkpoint is not None else None
-        merged = self.tracker.payload(metrics[0], path)
-        super().after_report(run_context, [merged, *metrics[1:]], None)
+    In process it calls `tune.report`; with the ray backend it runs in the Train controller, where
+    only the queue of a `TuneReportCallback` made here, in the Tune session, reaches this trial."""
+    if in_process:
+        return lambda metrics, checkpoint_dir: tune.report(tracker.payload(metrics, checkpoint_dir))
+    queue = TuneReportCallback()
+    return lambda metrics, checkpoint_dir: queue.after_report(None, [tracker.payload(metrics, checkpoint_dir)], None)
 
 
 def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
@@ -192,9 +180,10 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         derived = {k: fn(setup.kind, cfg) for k, fn in CONFIG_METRICS.items()}
         tracker.config_metrics = {k: v for k, v in derived.items() if v is not None}
         print(f"trial {trial_id} (#{config.get(TRIAL_NUMBER)}): {sampled_params(config)}", file=sys.stderr)
-        result = _train(setup, cfg, trial_id, run_dir, tracker)
+        result = train.run(setup.kind, cfg, run_dir, backend="in_process" if setup.in_process else "ray",
+                           report=tune_reporter(tracker, setup.in_process), progress=False)
         error = None if result.ok else f"training {result.status}: {result.error}"
-        if error is None and tracker.reports == 0:
+        if error is None and result.epochs_trained == 0:
             # A restored study re-ran a trial whose training had already finished (the driver
             # died before Tune recorded the end): nothing was trained, report the final epoch.
             tune.report(tracker.payload(result.metrics, result.checkpoint_dir))
@@ -205,21 +194,6 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
         tune.report({FAILED: 1, ERROR: error[:4000], FIDELITY: tracker.reports,
                      MAX_FIDELITY: tracker.max_fidelity, "run_dir": str(run_dir),
                      **{objective_key(o.metric): math.nan for o in objectives}})
-
-
-def _train(setup: TrialSetup, cfg: ExperimentConfig, trial_id: str, run_dir: Path, tracker: ObjectiveTracker):
-    if setup.in_process:
-        from depthdif.train.loop import fit_in_process
-
-        def report(metrics: dict, checkpoint_dir: Path | None) -> None:
-            tune.report(tracker.payload(metrics, checkpoint_dir))
-
-        return fit_in_process(setup.kind, cfg, run_dir, report=report, resume=True, progress=False)
-    from depthdif.train.runner import run_training
-
-    return run_training(setup.kind, cfg, name=trial_id, storage_path=setup.runs_dir,
-                        num_workers=setup.workers, use_gpu=setup.gpus_per_worker > 0,
-                        extra_callbacks=(ObjectiveReportCallback(tracker),), progress=False)
 
 
 def make_trainable(setup: TrialSetup) -> Any:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from depthdif.config import ConfigError
 
-from .results import OBJECTIVE_PREFIX, PARAM_PREFIX, read_results
+from .results import PARAM_PREFIX, objective_key, read_results
 from .search_space import SearchSpace, distribution
 from .spec import Objective, read_study_dir
 
@@ -52,7 +52,7 @@ def _frozen(row: pd.Series, space: SearchSpace, objectives: list[Objective],
             old_dir: Path) -> optuna.trial.FrozenTrial | None:
     if row["state"] != "COMPLETE":
         return None
-    values = [float(row.get(f"{OBJECTIVE_PREFIX}{o.metric}", math.nan)) for o in objectives]
+    values = [float(row.get(objective_key(o.metric), math.nan)) for o in objectives]
     if not all(math.isfinite(v) for v in values):
         return None
     params, distributions = {}, {}

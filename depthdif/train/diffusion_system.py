@@ -26,7 +26,7 @@ split at the start of the first fit/validate (`fit_background`) and live in buff
 `model_channels`, `condition_channels` and `build_denoiser` run inside `__init__`, so a subclass
 must set what they read (plain attributes) before calling `super().__init__`.
 
-Logged: `train/loss`, `val/loss` (fixed seeds per batch, so epochs are comparable), the ambient
+Logged: `train/loss` (the epoch mean), `val/loss` (fixed seeds per batch, so epochs are comparable), the ambient
 fractions of seed 000 under `train/` and `val/`, and every `ReconstructionMetrics` key under
 `val/` (`val/rmse_full`, `val/rmse_withheld`, `val/rmse_depth/<k>`, …) from DDIM samples of the
 EMA network on the validation subset with a fixed fraction of profiles withheld.
@@ -56,11 +56,13 @@ from depthdif.diffusion.parameterization import check_ambient_parameterization
 from depthdif.diffusion.sampling import member_generator, sample_ensemble
 from depthdif.diffusion.schedule import make_schedule
 from depthdif.evaluation.metrics import ReconstructionMetrics
-from depthdif.evaluation.withheld import withhold_profiles
+from depthdif.evaluation.withheld import withhold_for_scoring
 from depthdif.models.background import Background
 from depthdif.models.condition import build_condition, condition_channels
 from depthdif.models.unet import UNet
 from depthdif.train.background_residual import BackgroundResidual
+from depthdif.train.epoch_means import EpochMeans, last_step_of_epoch
+from depthdif.train.optim_step import adamw, clip_step
 
 # Offsets that keep the seeded streams of validation (per batch) apart from sampling seeds.
 VAL_LOSS_SEED_OFFSET = 7_919
@@ -104,6 +106,7 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         self.denoiser = self.build_denoiser()
         self.ema = EMA(self.denoiser, self.cfg.ema.decay, self.cfg.ema.warmup_steps) if self.cfg.ema.enabled else None
         ev = self.cfg.evaluation
+        self.train_means = EpochMeans()
         self.val_metrics = ReconstructionMetrics(self.depth, self.normalization.depth_mean,
                                                  self.normalization.depth_std, ev.max_depth_m, ev.depth_bands_m)
 
@@ -197,14 +200,21 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         loss, fractions = self.compute_loss(batch, self.denoiser, None)
         size = batch["x"].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        if self.cfg.training.fused_step:  # the same epoch means, logged once per epoch (epoch_means.py)
+            self.train_means.add({"train/loss": loss, **{f"train/{k}": v for k, v in fractions.items()}}, size)
+            return loss
+        # Epoch means (weighted by batch size), not the last batch's value.
+        self.log("train/loss", loss, prog_bar=True, batch_size=size, sync_dist=True, on_step=False, on_epoch=True)
         if fractions:
-            self.log_dict({f"train/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
+            self.log_dict({f"train/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True,
+                          on_step=False, on_epoch=True)
         return loss
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.ema is not None:
             self.ema.update(self.denoiser)
+        if last_step_of_epoch(self.trainer, batch_idx):
+            self.train_means.flush(self)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         size = batch["x"].shape[0]
@@ -213,7 +223,7 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         self.log("val/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
         if fractions:
             self.log_dict({f"val/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
-        held_in, withheld = withhold_profiles(batch, self.cfg.data.withheld_fraction, self.cfg.data.withheld_seed)
+        held_in, withheld = withhold_for_scoring(batch, self.cfg.data)
         samples = self.sample(held_in, seed=self.cfg.sampling.seed + batch_idx)
         self.val_metrics.update(samples, batch, withheld)
 
@@ -230,7 +240,10 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
     def configure_optimizers(self) -> dict:
         tr = self.cfg.training
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = torch.optim.AdamW(params, lr=tr.lr, weight_decay=tr.weight_decay)
+        optimizer = adamw(params, lr=tr.lr, weight_decay=tr.weight_decay, fused_step=tr.fused_step,
+                          precision=tr.precision)
+        if self.ema is not None:  # the EMA update takes the step's path too (optim_step.py)
+            self.ema.foreach = tr.fused_step
         total = self._total_steps()
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, tr.warmup_steps, total,
                                                                                         tr.lr_schedule))
@@ -246,7 +259,7 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
                                     gradient_clip_algorithm: str | None = None) -> None:
         """`training.grad_clip` applies whatever Trainer builds this module; the Trainer's value wins."""
         clip = gradient_clip_val if gradient_clip_val is not None else self.cfg.training.grad_clip
-        self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm=gradient_clip_algorithm or "norm")
+        clip_step(self, optimizer, clip, gradient_clip_algorithm, fused_step=self.cfg.training.fused_step)
 
     # --- inference ------------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,77 +1,28 @@
-"""Fault injection for tests, and the non-finite-loss stop.
+"""The non-finite-loss stop: a NaN/inf loss ends the run at once, on every rank, unretried.
 
-Two different failures need two different treatments:
-- a crashed worker (process died, exception) is transient: Ray Train restarts the worker group
-  from the latest checkpoint, up to `training.max_failures` times;
+Two failures need two treatments:
+- a crashed worker (process died, exception) is transient: the backend retries it from the newest
+  complete checkpoint, up to `training.max_failures` times (runner.py, worker.py);
 - a NaN/inf loss is deterministic: a retry would replay the same steps and burn the budget.
   `NonFiniteLossStop` stops every rank at once (the decision is reduced across ranks so DDP
-  never hangs), the run ends with status `nonfinite_loss`, and the driver raises
-  `NonFiniteLossError` instead of retrying.
-
-`FaultInjector` makes both happen on purpose at a chosen global step, so tests prove recovery.
+  never hangs), the run ends with status `nonfinite_loss`, and `TrainingResult.raise_for_status`
+  raises `NonFiniteLossError` instead of retrying.
+Tests provoke both on purpose through the `debug` block (debug.py).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
 import torch
-
-from depthdif.config.schema import FaultInjectionConfig
 
 NONFINITE_STATUS = "nonfinite_loss"
 
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite: the run failed and must not be retried."""
-
-
-class InjectedCrash(RuntimeError):
-    """A crash raised on purpose by `training.fault_injection.crash_at_step` (tests only)."""
-
-
-def crash_marker(marker_dir: Path, step: int) -> Path:
-    """The file whose presence means "this run already crashed once at `step`"."""
-    return Path(marker_dir) / f".injected_crash_at_step_{step}"
-
-
-class FaultInjector(pl.Callback):
-    """Crash once at a global step (a marker file makes it once), or poison a batch with NaN."""
-
-    def __init__(self, cfg: FaultInjectionConfig, run_dir: Path, rank: int):
-        self.cfg = cfg
-        self.rank = rank
-        self.marker_dir = Path(cfg.marker_dir) if cfg.marker_dir else Path(run_dir)
-
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                             batch: Any, batch_idx: int) -> None:
-        step = trainer.global_step
-        if self.cfg.crash_at_step is not None and step == self.cfg.crash_at_step:
-            self._crash_once(step)
-        if self.cfg.nan_at_step is not None and step == self.cfg.nan_at_step and self.rank == 0:
-            poison_batch(batch)
-
-    def _crash_once(self, step: int) -> None:
-        if self.rank != self.cfg.crash_rank:
-            return
-        marker = crash_marker(self.marker_dir, step)
-        if marker.exists():
-            return
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"rank {self.rank} crashed here on purpose\n")
-        raise InjectedCrash(f"fault injection: rank {self.rank} crashes at global step {step} "
-                            f"(marker {marker}; delete it to crash again)")
-
-
-def poison_batch(batch: Any) -> None:
-    """Fill every floating tensor of a batch with NaN, in place (the loss then becomes NaN)."""
-    tensors = batch.values() if isinstance(batch, dict) else batch
-    for value in tensors:
-        if isinstance(value, torch.Tensor) and value.is_floating_point():
-            value.fill_(float("nan"))
 
 
 def loss_value(outputs: Any) -> float | None:

@@ -1,4 +1,4 @@
-"""LatentDiffusionSystem (`model.model_type: latent_cond_dif`): the pixel system plus an AE pair.
+"""LatentDiffusionSystem (`depthdif train latent`): the pixel system plus an AE pair.
 
 Composition, not a fork (STYLE.md habit 16): schedules, samplers, EMA, the ambient objective,
 validation sampling and `ReconstructionMetrics` are the `DiffusionSystem` ones; this class only
@@ -20,10 +20,15 @@ overrides the model-space hooks:
   channel), their masks by max pooling (1 where any pixel of the block is valid), the land mask by
   average pooling (land fraction).
 
-The AE comes from `latent.ae_checkpoint` (a Lightning checkpoint of `AutoencoderSystem`, read with
-weights_only=True, or an export folder). Its level count, depth axis and normalization must match
-the store's (clear error otherwise), and its own `ae` config replaces `cfg.ae` in the resolved
-config, so a checkpoint or export of this system rebuilds the same AE.
+The codec (`ae.kind: learned`, the AE, or `pca`) is chosen once, by `for_training` when a run
+starts: the one in `latent.ae_checkpoint` (a Lightning checkpoint of `AutoencoderSystem` or of a
+latent run, read with weights_only=True, or an export folder), else the PCA fitted on the store's
+training split (`ae.kind: pca`), else (`freeze: none`) a fresh AE started from that PCA. A loaded
+codec's level count, depth axis and normalization must match the store's (clear error otherwise),
+and its own `ae` config replaces `cfg.ae` in the resolved config. From then on the codec is part of
+this system: its weights (AE parameters or PCA basis and means) are in every checkpoint and export,
+and `LatentDiffusionSystem(cfg, ...)` rebuilds its architecture from the resolved `ae` block, so
+eval, export and predict never read `latent.ae_checkpoint` again (issue 13).
 `latent.freeze`: `full` (default) freezes the whole AE; `partial` fine-tunes the decoder only;
 `none` trains encoder and decoder with the denoiser. Unless `full`, the loss adds
 `latent.recon_weight` x the AE reconstruction loss of y (`ae.loss.*`), logged as
@@ -56,13 +61,13 @@ from torch import Tensor, nn
 
 from depthdif.config.schema import ExperimentConfig
 from depthdif.data.normalization import Normalization
-from depthdif.models.autoencoder import DepthBandAutoencoder, build_autoencoder, reconstruction_loss
+from depthdif.models.autoencoder import Codec, build_codec, reconstruction_loss
 from depthdif.models.condition import build_condition
 from depthdif.train.autoencoder import autoencoder_state, load_autoencoder, load_autoencoder_state
+from depthdif.train.codec import fresh_codec
 from depthdif.train.diffusion_system import DiffusionSystem, as_config, as_normalization
 
 KIND = "latent"
-MODEL_TYPE = "latent_cond_dif"
 # Relative tolerance when comparing the AE's normalization / depth axis with the store's.
 STATS_RTOL = 1e-4
 
@@ -100,10 +105,17 @@ class LatentDiffusionSystem(DiffusionSystem):
     kind = KIND
 
     def __init__(self, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
-                 depth: Sequence[float] | np.ndarray, autoencoder: DepthBandAutoencoder | None = None):
+                 depth: Sequence[float] | np.ndarray, autoencoder: Codec | None = None):
+        """`autoencoder` None: an unfitted codec built from `cfg.ae`, for a state dict to fill
+        (checkpoint, export); `for_training` passes the trained or fitted one."""
         cfg, normalization = as_config(cfg), as_normalization(normalization)
         depth = [float(d) for d in depth]  # plain list: see AutoencoderSystem.__init__
-        autoencoder, cfg = self._resolve_autoencoder(cfg, normalization, depth, autoencoder)
+        autoencoder = build_codec(cfg.ae, len(depth)) if autoencoder is None else autoencoder
+        if autoencoder.in_channels != len(depth):
+            raise ValueError(f"the autoencoder has {autoencoder.in_channels} input levels, the store has {len(depth)}")
+        if cfg.latent.freeze != "full" and not (autoencoder.encoder_parts + autoencoder.decoder_parts):
+            raise ValueError(f"latent.freeze={cfg.latent.freeze!r}: the {cfg.ae.kind} codec has nothing to "
+                             "train; use latent.freeze: full")
         # Plain ints read by the base __init__ (build_denoiser) before nn.Module attributes exist.
         self._latent_channels = autoencoder.latent_channels
         self._downsample = autoencoder.spatial_downsample
@@ -112,24 +124,24 @@ class LatentDiffusionSystem(DiffusionSystem):
         self._apply_freeze(self.cfg.latent.freeze)
 
     # --- construction -------------------------------------------------------------------------
-    @staticmethod
-    def _resolve_autoencoder(cfg: ExperimentConfig, normalization: Normalization, depth: list[float],
-                             autoencoder: DepthBandAutoencoder | None) -> tuple[DepthBandAutoencoder, ExperimentConfig]:
-        """The AE to use and the config that records it (model_type and the AE's own `ae` block)."""
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, model_type=MODEL_TYPE))
+    @classmethod
+    def for_training(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
+                     depth: Sequence[float] | np.ndarray) -> "LatentDiffusionSystem":
+        """A fresh system with its codec: loaded from `latent.ae_checkpoint`, or fitted (module doc)."""
+        cfg, normalization = as_config(cfg), as_normalization(normalization)
+        depth = [float(d) for d in depth]
         path = cfg.latent.ae_checkpoint
-        if autoencoder is None and path is not None:
+        if path is not None:
             autoencoder, ae_cfg, ae_norm, ae_depth = load_autoencoder(path)
             check_ae_matches_store(ae_norm, ae_depth, normalization, depth, f"latent.ae_checkpoint {path}")
             cfg = dataclasses.replace(cfg, ae=ae_cfg)
-        elif autoencoder is None:
-            if cfg.latent.freeze != "none":
-                raise ValueError(f"latent.freeze={cfg.latent.freeze!r} needs a trained autoencoder: set "
-                                 "latent.ae_checkpoint (a checkpoint or export folder), or use freeze: none")
-            autoencoder = build_autoencoder(cfg.ae, len(depth))
-        if autoencoder.in_channels != len(depth):
-            raise ValueError(f"the autoencoder has {autoencoder.in_channels} input levels, the store has {len(depth)}")
-        return autoencoder, cfg
+        elif cfg.ae.kind == "pca" or cfg.latent.freeze == "none":
+            autoencoder = fresh_codec(cfg.ae, cfg.data.store, len(depth))
+        else:
+            raise ValueError(f"latent.freeze={cfg.latent.freeze!r} needs a trained autoencoder: set "
+                             "latent.ae_checkpoint (a checkpoint or export folder), use ae.kind: pca (fitted "
+                             "on the store), or latent.freeze: none")
+        return cls(cfg, normalization, depth, autoencoder=autoencoder)
 
     def _apply_freeze(self, freeze: str) -> None:
         """full: nothing of the AE trains; partial: only the decoder; none: both."""
@@ -226,11 +238,3 @@ class LatentDiffusionSystem(DiffusionSystem):
         super().load_export_state(state)
         load_autoencoder_state(self.autoencoder, state)
 
-    @classmethod
-    def from_export(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
-                    depth: Sequence[float] | np.ndarray, state: dict[str, Tensor]) -> "LatentDiffusionSystem":
-        """Rebuild from exported weights alone: the AE architecture comes from the saved `ae` config."""
-        cfg = as_config(cfg)
-        system = cls(cfg, normalization, depth, autoencoder=build_autoencoder(cfg.ae, len(np.asarray(depth))))
-        system.load_export_state(state)
-        return system.eval()

@@ -16,7 +16,6 @@ from depthdif.data.normalization import Normalization
 from depthdif.train.diffusion_system import DiffusionSystem, as_config
 
 KIND = "pixel"
-MODEL_TYPE = "cond_px_dif"
 
 
 class PixelDiffusionSystem(DiffusionSystem):
@@ -27,8 +26,5 @@ class PixelDiffusionSystem(DiffusionSystem):
     def __init__(self, cfg: ExperimentConfig | dict, normalization: Normalization | dict,
                  depth: Sequence[float] | np.ndarray):
         cfg = as_config(cfg)
-        if cfg.model.model_type != MODEL_TYPE:  # else a latent config would silently train in pixel space
-            raise ValueError(f"model.model_type={cfg.model.model_type!r} is not pixel diffusion: train it with "
-                             f"`depthdif train latent`, or set model.model_type: {MODEL_TYPE}")
         depth = [float(d) for d in np.asarray(depth).reshape(-1)]  # plain list: see AutoencoderSystem.__init__
         super().__init__(cfg, normalization, depth)

@@ -26,6 +26,10 @@ SYSTEMS: dict[str, type[pl.LightningModule]] = {
     "ae": AutoencoderSystem,
     "latent": LatentDiffusionSystem,
 }
+# A fresh system for training. The classes build the architecture a checkpoint loads into; the
+# codec systems start from a fit or a trained AE (issue 17), read here and never again (issue 13).
+BUILDERS: dict[str, Any] = {**SYSTEMS, "ae": AutoencoderSystem.for_training,
+                            "latent": LatentDiffusionSystem.for_training}
 
 
 @dataclass
@@ -36,11 +40,12 @@ class StoreMeta:
     depth: np.ndarray
 
 
-def store_meta(cfg: ExperimentConfig) -> StoreMeta:
-    """Read the normalization and depth axis of `cfg.data.store`, restricted to its EO channels."""
+def store_meta(cfg: ExperimentConfig, store: Any = None) -> StoreMeta:
+    """The normalization and depth axis of `cfg.data.store` (or of `store`, already opened),
+    restricted to the config's EO channels."""
     from depthdif.data.store import OceanStore
 
-    store = OceanStore.open(cfg.data.store, check_chunks=False)
+    store = store if store is not None else OceanStore.open(cfg.data.store, check_chunks=False)
     return StoreMeta(store.normalization.select_eo(list(cfg.data.eo_channels)), np.asarray(store.depth))
 
 
@@ -55,7 +60,7 @@ def build_system(kind: str, cfg: ExperimentConfig, meta: StoreMeta | Any) -> pl.
     if kind not in SYSTEMS:
         raise ValueError(f"unknown system kind {kind!r}; allowed: {sorted(SYSTEMS)}")
     normalization, depth = _meta_parts(meta)
-    return SYSTEMS[kind](cfg, normalization, depth)
+    return BUILDERS[kind](cfg, normalization, depth)
 
 
 def load_system(checkpoint_path: str | Path) -> pl.LightningModule:

@@ -176,3 +176,23 @@ def write_erddap(path: Path, rows: dict[str, list], *, upper: bool = False) -> N
                 dtype = "i4" if values.dtype.kind in "iu" else "f8"  # NETCDF3 has no int64
                 var = nc.createVariable(out, dtype, ("row",), fill_value=99999)
                 var[:] = values
+
+
+def write_netcdf(path: Path, dims: dict[str, int], variables: dict[str, tuple], attrs: dict | None = None,
+                 fmt: str = "NETCDF4") -> None:
+    """A generic small file: variables = {name: (dims tuple, values, attrs dict)}; NaN → _FillValue."""
+    with netCDF4.Dataset(path, "w", format=fmt) as nc:
+        nc.setncatts(attrs or {})
+        for dim, n in dims.items():
+            nc.createDimension(dim, n)
+        for name, (vdims, values, vattrs) in variables.items():
+            values = np.asarray(values)
+            dtype = "f8" if values.dtype.kind == "f" else "i4"
+            fill = {"fill_value": 1e20} if values.dtype.kind == "f" and np.isnan(values).any() else {}
+            var = nc.createVariable(name, dtype, vdims, **fill)
+            var.setncatts(vattrs)
+            var[:] = _masked(values) if fill else values
+
+
+def days_since(times, epoch: str = "1950-01-01") -> np.ndarray:
+    return (np.asarray(times, "datetime64[s]") - np.datetime64(epoch, "s")).astype(float) / 86400

@@ -106,3 +106,38 @@ def test_numeric_time_column_is_refused(tmp_path):
     frame.to_parquet(path)
     with pytest.raises(IngestError, match=r"juld\.parquet: time column 'time' is numeric"):
         read_table(path)
+
+
+def test_tables_declare_their_temperature_kind_and_the_store_records_its_own(tmp_path):
+    """A potential-temperature column is not converted again for a potential store, and is
+    converted to in situ (warmer at depth) for an in-situ store; x records what it holds."""
+    from depthdif.data.index import SplitSpec
+    from depthdif.data.ingest import IngestSpec, ingest, profiles_on_levels, read_argo
+    from depthdif.data.store import OceanStore
+
+    path = tmp_path / "theta.csv"
+    path.write_text("platform,cycle,time,latitude,longitude,depth,potential_temperature,psal\n"
+                    + "".join(f"7,1,2020-01-01,10.0,20.0,{d},{4.0 - d / 1000},35.0\n" for d in (1000, 1500, 2000)))
+    measured = read_argo([path])
+    assert set(measured["temp_kind"]) == {"potential"}
+    levels = np.array([1500.0, 2000.0])
+    theta = profiles_on_levels(measured, levels, "potential")["temp"].iloc[0]
+    np.testing.assert_allclose(theta, [2.5, 2.0], atol=1e-6)
+    in_situ = profiles_on_levels(measured, levels, "in_situ")["temp"].iloc[0]
+    assert 0.08 < in_situ[1] - 2.0 < 0.25  # adiabatic warming at 2000 m
+    out = ingest(IngestSpec(argo=[str(path)], grid="8,12,18,22,0.5", patch_size=4, depths="1500,2000",
+                            temperature="in_situ"), tmp_path / "s.zarr", progress=False,
+                 split=SplitSpec(val_fraction=0, test_fraction=0))
+    assert OceanStore.open(out).ds["x"].attrs["temperature_kind"] == "in_situ"
+
+
+def test_profiles_on_standard_levels_keep_every_level_despite_float_noise(tmp_path):
+    from depthdif.data.ingest import profiles_on_levels, read_argo
+
+    levels = np.array([10.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0])
+    path = tmp_path / "std.csv"
+    path.write_text("platform,cycle,time,latitude,longitude,depth,temp\n"
+                    + "".join(f"7,1,2020-01-01,10.0,20.0,{d + 1e-6},{20 - d / 100}\n" for d in levels))
+    profile = profiles_on_levels(read_argo([path]), levels, "in_situ").iloc[0]
+    assert profile["mask"].all()
+    np.testing.assert_allclose(profile["temp"], 20 - levels / 100, atol=1e-5)

@@ -115,7 +115,7 @@ def test_argo_only_store_from_the_real_files(shared_data, tmp_path):
 def test_mismatched_grids_and_argo_outside_are_named(cmems_files):
     tmp, _, _ = cmems_files
     spec = IngestSpec(glorys=[str(tmp / "glorys.nc")], ostia=[str(tmp / "ostia.nc")], grid_from="ostia")
-    with pytest.raises(IngestError, match=r"glorys\.nc.*mismatched grids: GLORYS grid is"):
+    with pytest.raises(IngestError, match=r"glorys\.nc.*mismatched grids: model grid is .*--regrid"):
         build_dataset(spec)
     far = pd.read_parquet(tmp / "argo.parquet")
     far["LATITUDE"] = -70.0
@@ -124,10 +124,10 @@ def test_mismatched_grids_and_argo_outside_are_named(cmems_files):
     with pytest.raises(IngestError, match=r"far\.parquet: no Argo profile falls inside the target grid"):
         build_dataset(spec)
     spec = IngestSpec(glorys=[str(tmp / "glorys.nc")], ostia=[str(tmp / "ostia.nc")], grid="20,27.75,-40,-32.25,0.5")
-    with pytest.raises(IngestError, match=r"glorys\.nc: mismatched grids: GLORYS grid is .*target \(--grid\)"):
+    with pytest.raises(IngestError, match=r"glorys\.nc: mismatched grids: model grid is .*target grid is lat 20\.000\.\.27\.500"):
         build_dataset(spec)
-    with pytest.raises(ValueError, match="no EO source"):
-        build_dataset(IngestSpec(glorys=[str(tmp / "glorys.nc")]))
+    no_eo, _, provenance = build_dataset(IngestSpec(glorys=[str(tmp / "glorys.nc")]))  # EO is optional
+    assert not no_eo[S.EO_MASK].values.any() and provenance["eo_source"].startswith("none")
     with pytest.raises(IngestError, match="depths.txt: mismatched grids: depths"):
         (tmp / "depths.txt").write_text("0.494\n12.0\n")
         build_dataset(IngestSpec(glorys=[str(tmp / "glorys.nc")], ostia=[str(tmp / "ostia.nc")],
@@ -145,7 +145,7 @@ def test_cli_writes_store_and_refuses_to_overwrite(cmems_files, capsys):
     assert "cli.zarr: output already exists" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp / "cli.zarr").iterdir()) == before
     store = OceanStore.open(tmp / "cli.zarr")
-    assert store.ds.attrs["provenance_eo_source"].startswith("glorys")
+    assert store.ds.attrs["provenance_eo_source"].startswith("model top level")
     assert main([*argv, "--overwrite"]) == 0
 
 

@@ -89,3 +89,37 @@ def test_running_stats_match_numpy_and_fill_empty_levels():
         assert mean[c] == pytest.approx(values[c][valid[c]].mean())
         assert std[c] == pytest.approx(values[c][valid[c]].std())
     assert stats.count[2] == 0 and mean[2] == mean[1] and std[2] == std[1]
+
+
+def test_a_level_seen_by_a_few_pixels_borrows_the_nearest_trusted_std():
+    """Deep levels reached by 2-3 profiles: their own std (0.015 degC) would make inputs of 45 sigma."""
+    rng = np.random.default_rng(2)
+    values = np.stack([rng.normal(15, 2.0, 200), rng.normal(4, 0.3, 200), rng.normal(2, 0.2, 200),
+                       np.full(200, 9.0)])
+    valid = np.ones((4, 200), dtype=bool)
+    valid[2, 3:] = False  # level 2: 3 pixels
+    valid[3] = False      # level 3: none
+    values[2, :3] = [2.00, 2.02, 2.035]
+    stats = RunningStats(4)
+    stats.add(values, valid)
+    mean, std = stats.mean_std()
+    assert std[0] == pytest.approx(values[0].std()) and std[1] == pytest.approx(values[1].std())
+    assert mean[2] == pytest.approx(values[2, :3].mean())  # its own mean
+    assert values[2, :3].std() < 0.02 and std[2] == pytest.approx(std[1])  # the nearest trusted std, not 0.015
+    assert mean[3] == mean[2] and std[3] == std[1]  # no data: nearest mean, nearest trusted std
+    ordinary = (2.6 - mean[2]) / std[2]  # a value 0.6 degC off the sparse mean is ~2 sigma, not ~45
+    assert abs(ordinary) < 3
+    # a sparse level whose own spread is larger keeps it (never shrink below what was seen)
+    wide = RunningStats(2)
+    wide.add(np.stack([rng.normal(4, 0.3, 100), np.r_[1.0, 3.0, 5.0, np.zeros(97)]]),
+             np.stack([np.ones(100, bool), np.r_[np.ones(3, bool), np.zeros(97, bool)]]))
+    assert wide.mean_std()[1][1] == pytest.approx(np.std([1.0, 3.0, 5.0]))
+
+
+def test_when_no_level_reaches_the_minimum_the_best_sampled_ones_are_trusted():
+    stats = RunningStats(3)
+    stats.add(np.array([[1.0] * 5 + [3.0] * 5, [2.0, 2.01] + [0] * 8, [5.0] * 10]),
+              np.array([[True] * 10, [True, True] + [False] * 8, [False] * 10]))
+    mean, std = stats.mean_std(min_count=30)
+    assert std[0] == pytest.approx(1.0) and std[1] == pytest.approx(1.0) and std[2] == pytest.approx(1.0)
+    assert mean[1] == pytest.approx(2.005) and mean[2] == mean[1]

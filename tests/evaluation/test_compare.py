@@ -23,9 +23,10 @@ def items(n: int, seed: int) -> list[dict]:
     for i in range(n):
         y = torch.randn(3, 8, 8, generator=gen).cumsum(dim=-1) / 3  # smooth-ish along x
         columns = (torch.rand(1, 8, 8, generator=gen) < 0.15).float().expand(3, 8, 8).clone()
+        floats = torch.randint(0, 6, (1, 8, 8), generator=gen)  # a few floats, several profiles each
         out.append({"x": y * columns, "x_valid_mask": columns, "y": y, "y_valid_mask": torch.ones_like(y),
                     "eo": y[:1].clone(), "eo_valid_mask": torch.ones(1, 8, 8),
-                    "patch_id": torch.tensor(seed * 100 + i)})
+                    "float_ids": torch.where(columns[:1] > 0, floats, -1), "patch_id": torch.tensor(seed * 100 + i)})
     return out
 
 
@@ -41,6 +42,7 @@ def test_every_method_is_scored_on_the_same_withheld_profiles(tmp_path):
                              withheld_fraction=0.5, withheld_seed=3, max_depth_m=2000.0, progress=False)
     table = result.table
     assert list(table.columns) == list(TABLE_COLUMNS) and result.n_patches == 6
+    assert result.withheld_mode == "float" and result.n_withheld_columns > 0 and 0 < result.n_withheld_floats <= 6
     counts = table[(table.metric == "count_withheld") & (table.scope == "depth")]
     per_method = counts.groupby("method")["value"].apply(list)
     assert per_method["idw"] == per_method["climatology"] and sum(per_method["idw"]) > 0

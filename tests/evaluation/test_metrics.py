@@ -110,7 +110,7 @@ def test_states_summed_across_unequal_ranks_equal_one_metric_on_all_data():
     batches = [random_batch(3, 1), random_batch(1, 2), random_batch(2, 3)]
     everything, rank0, rank1 = (ReconstructionMetrics(DEPTH, MEAN, STD, max_depth_m=5000.0) for _ in range(3))
     for i, batch in enumerate(batches):
-        inputs, withheld = withhold_profiles(batch, 0.5, seed=0)
+        inputs, withheld = withhold_profiles(batch, 0.5, seed=0, mode="column")
         members = torch.stack([inputs["x"] + 0.1 * k for k in range(3)])
         everything.update(members, batch, withheld)
         (rank0 if i == 0 else rank1).update(members, batch, withheld)  # 3 samples vs 3 in 2 batches
@@ -124,7 +124,7 @@ def test_states_summed_across_unequal_ranks_equal_one_metric_on_all_data():
 
 def test_passing_the_withheld_input_instead_of_the_original_batch_is_an_error():
     batch = random_batch(2, 5)
-    inputs, withheld = withhold_profiles(batch, 0.5, seed=0)
+    inputs, withheld = withhold_profiles(batch, 0.5, seed=0, mode="column")
     metric = ReconstructionMetrics(DEPTH, MEAN, STD)
     try:
         metric.update(inputs["x"], inputs, withheld)

@@ -30,7 +30,8 @@ def test_eval_baselines_only_writes_parquet_and_html(tiny_store, tmp_path):
     assert depths["depth_index"].tolist() == list(range(8)) and depths["depth_m"].is_monotonic_increasing
     assert set(table[table.scope == "band"]["band"]) == {"0-100m", "100-500m", "500-2000m"}
     assert "climatology" in (out / HTML_FILE).read_text()
-    assert "| oi_eo |" in (out / SUMMARY_FILE).read_text()
+    summary = (out / SUMMARY_FILE).read_text()
+    assert "| oi_eo |" in summary and "whole floats withheld" in summary and "floats, " in summary
     assert "withheld_fraction: 0.5" in (out / CONFIG_FILE).read_text()
 
 
@@ -55,10 +56,10 @@ TINY_MODEL = [
 def test_eval_scores_a_checkpoint_with_an_ensemble(tiny_store, tmp_path):
     from depthdif.config.loader import load
     from depthdif.config.schema import ExperimentConfig
-    from depthdif.train.loop import fit_in_process
+    from depthdif.train import run
 
     cfg = load(ExperimentConfig, None, TINY_MODEL + [f"data.store={tiny_store}"])
-    result = fit_in_process("pixel", cfg, tmp_path / "run", progress=False)
+    result = run("pixel", cfg, tmp_path / "run", progress=False)
     assert result.ok, result.error
     out = tmp_path / "eval"
     code = main(["eval", "--checkpoint", str(result.checkpoint_dir), "--store", str(tiny_store), "--split", "val",
@@ -69,3 +70,41 @@ def test_eval_scores_a_checkpoint_with_an_ensemble(tiny_store, tmp_path):
     model = table[(table.method == "model") & (table.scope == "overall")].set_index("metric")["value"]
     assert math.isfinite(model["crps_withheld"]) and model["spread_withheld"] > 0
     assert math.isfinite(model["crps_full"]) and "crps_full" not in set(table[table.method == "idw"]["metric"])
+
+
+def untrained_checkpoint(store, path):
+    """A checkpoint file in the layout `load_system` reads (hyper-parameters + state dict)."""
+    import torch
+
+    from depthdif.config.loader import load
+    from depthdif.config.schema import ExperimentConfig
+    from depthdif.train.systems import build_system, store_meta
+
+    cfg = load(ExperimentConfig, None, TINY_MODEL + [f"data.store={store}", "sampling.steps=4"])
+    system = build_system("pixel", cfg, store_meta(cfg))
+    torch.save({"hyper_parameters": dict(system.hparams), "state_dict": system.state_dict()}, path)
+    return path
+
+
+def test_eval_set_overrides_reach_the_loaded_model(tiny_store, tmp_path):
+    import torch
+
+    from depthdif.cli import build_parser
+    from depthdif.commands.evaluate import resolve
+    from depthdif.config import ConfigError
+    from depthdif.data.dataset import PatchDataset
+    from depthdif.evaluation.store_evaluation import collate
+
+    ckpt = untrained_checkpoint(tiny_store, tmp_path / "model.ckpt")
+    parse = build_parser().parse_args
+    cfg, system = resolve(parse(["eval", "--checkpoint", str(ckpt), "--store", str(tiny_store), "--set",
+                                 "sampling.steps=2", "--withheld-mode", "column"]))
+    assert system.cfg is cfg and cfg.sampling.steps == 2 and cfg.data.withheld_mode == "column"
+    calls = []
+    system.inference_denoiser().register_forward_hook(lambda *_: calls.append(1))
+    system.sample(collate([PatchDataset(tiny_store, "val")[0]]), k=1, seed=0)
+    assert len(calls) == 2  # the sampler ran the overridden 2 steps, not the checkpoint's 4
+    with pytest.raises(ConfigError, match="model.unet.base_channels.*fixed by the checkpoint"):
+        resolve(parse(["eval", "--checkpoint", str(ckpt), "--store", str(tiny_store), "--set",
+                       "model.unet.base_channels=16"]))
+    assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["config"]["sampling"]["steps"] == 4

@@ -1,4 +1,4 @@
-"""DepthBandAutoencoder: shapes per downsample, band-only locality, masked loss, config checks."""
+"""DepthBandAutoencoder: shapes per downsample, band-only locality, PCA start, masked loss, config checks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from depthdif.config.schema import AEConfig
-from depthdif.models.autoencoder import DepthBandAutoencoder, build_autoencoder, reconstruction_loss
+from depthdif.models.autoencoder import DepthBandAutoencoder, build_codec, reconstruction_loss
+from depthdif.models.pca import PCACodec, column_rows, fit_gaussian
 
 TINY = dict(encoder_hidden=[8, 8], decoder_hidden=[8, 8])
 
@@ -76,11 +77,53 @@ def test_empty_mask_loss_is_zero_and_backpropagates():
 def test_channel_mismatch_error_names_both_numbers():
     cfg = AEConfig(in_channels=50, encoder_hidden=[8], decoder_hidden=[8])
     with pytest.raises(ValueError, match=r"ae.in_channels=50.*8 depth levels"):
-        build_autoencoder(cfg, in_channels=8)
-    ae = build_autoencoder(AEConfig(encoder_hidden=[8], decoder_hidden=[8]), in_channels=8)
+        build_codec(cfg, in_channels=8)
+    ae = build_codec(AEConfig(latent_channels=3, encoder_hidden=[8], decoder_hidden=[8]), in_channels=8)
     assert ae.in_channels == 8
     with pytest.raises(ValueError, match=r"\(B, 8, H, W\).*\(2, 50, 16, 16\)"):
         ae.encode(torch.zeros(2, 50, 16, 16))
+
+
+def test_config_kind_picks_the_codec():
+    pca = build_codec(AEConfig(kind="pca", latent_channels=3, spatial_downsample=2), in_channels=8)
+    assert isinstance(pca, PCACodec) and (pca.latent_channels, pca.spatial_downsample) == (3, 2)
+    assert pca.encoder_parts == () and not list(pca.parameters())  # nothing to train
+    assert isinstance(build_codec(AEConfig(latent_channels=3), in_channels=8), DepthBandAutoencoder)
+
+
+def fitted_pca(downsample: int, width: int = 3) -> tuple[PCACodec, torch.Tensor, torch.Tensor]:
+    """A PCA fitted on smooth random fields with a sea floor (partial columns), and those fields."""
+    g = torch.Generator().manual_seed(0)
+    profiles = torch.randn(16, 4, 1, 1, generator=g)
+    shapes = torch.linspace(0, 1, 8).reshape(1, 1, 8, 1, 1) ** torch.arange(1, 5).reshape(1, 4, 1, 1, 1)
+    field = (profiles.unsqueeze(2) * shapes).sum(dim=1) + 0.1 * torch.randn(16, 8, 8, 8, generator=g)
+    floor = torch.randint(3, 9, (16, 1, 8, 8), generator=g)
+    mask = (torch.arange(8).reshape(1, 8, 1, 1) < floor).float()
+    fit = fit_gaussian(*column_rows(field, mask, downsample))
+    return PCACodec.from_fit(fit, 8, width, spatial_downsample=downsample), field, mask
+
+
+@pytest.mark.parametrize("kernel_size,downsample", [(1, 1), (3, 1), (1, 2), (3, 4)])
+def test_pca_initialised_ae_equals_the_pca(kernel_size, downsample):
+    """Linear paths = whitened EOFs, residual paths zeroed: the same codes and reconstructions."""
+    pca, field, mask = fitted_pca(downsample)
+    torch.manual_seed(0)
+    ae = DepthBandAutoencoder(8, 3, kernel_size=kernel_size, spatial_downsample=downsample, **TINY)
+    ae.init_from_pca(pca)
+    ae.eval()
+    assert torch.allclose(ae.encode(field, mask), pca.encode(field, mask), atol=1e-4)
+    assert torch.allclose(ae(field, mask), pca(field, mask), atol=1e-4)
+    z = torch.randn(2, 3, 8 // downsample, 8 // downsample)
+    assert torch.allclose(ae.decode(z), pca.decode(z), atol=1e-4)
+    ae.train()
+    ae.encode(field, mask)  # the running statistics start at the whitened scores' 0 / 1
+    assert ae.latent_std.sub(1).abs().max() < 0.2 and int(ae.latent_batches_seen) == 2
+
+
+def test_pca_initialisation_needs_a_matching_codec():
+    pca, _, _ = fitted_pca(1, width=2)
+    with pytest.raises(ValueError, match=r"does not fit this AE"):
+        DepthBandAutoencoder(8, 3, **TINY).init_from_pca(pca)
 
 
 def test_indivisible_patch_size_is_rejected():

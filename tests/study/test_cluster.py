@@ -123,3 +123,17 @@ def test_cluster_holds_the_gpu_studies_shipped_for_it(raw):
         need = workers * gpus * study.get("concurrency", 1)
         assert need <= total_gpus, f"{path.name}: needs {need} GPUs at once, cluster.yaml allows {total_gpus}"
     assert gpu_studies > 0
+
+
+def test_shared_storage_is_group_owned_not_world_writable(raw):
+    """Tune unpickles study-dir files on resume: the shared mount is for the cluster's group only."""
+    init = raw["initialization_commands"]
+    joined = " ".join(init)
+    assert "1777" not in joined and not re.search(r"chmod\s+(a|o)\+w", joined)
+    group = re.search(r"groupadd -f -g (\d+) (\w+)", joined)
+    assert group, "the storage group must be created with a fixed gid (the containers join it by number)"
+    gid, name = group.groups()
+    assert f"chgrp {name} /mnt/cluster_storage" in joined
+    mode = int(re.search(r"chmod (\d{4}) /mnt/cluster_storage", joined)[1], 8)
+    assert mode & 0o007 == 0 and mode & 0o070 == 0o070 and mode & 0o2000, oct(mode)  # group rwx, setgid
+    assert f"--group-add {gid}" in raw["docker"]["run_options"]

@@ -73,3 +73,16 @@ def test_write_study_plots_writes_standalone_html(tmp_path):
         assert PARETO_PNG in names or "failed" in note
     else:
         assert PARETO_PNG not in names and "kaleido" in note
+
+
+def test_ae_study_draws_the_pca_reference_line():
+    """Issue 17: every AE trial logs the PCA of its width; the front is drawn beside that floor."""
+    rows = [{"trial_id": f"t{k}", "trial_number": k, "state": "COMPLETE", "objective/val/ae_rmse": ae,
+             "objective/model/latent_channels": width, "metric/val/pca_rmse": pca}
+            for k, (width, ae, pca) in enumerate([(8, 0.03, 0.06), (4, 0.10, 0.18), (8, 0.04, 0.06), (12, 0.015, 0.03)])]
+    result = compute_pareto(pd.DataFrame(rows), [("val/ae_rmse", "minimize"), ("model/latent_channels", "minimize")])
+    traces = {t.name: t for t in pareto_figure(result).data}
+    line = traces["PCA at the same width (val/pca_rmse)"]
+    assert list(line.y) == [4, 8, 12] and list(line.x) == pytest.approx([0.18, 0.06, 0.03])
+    plain = compute_pareto(_results(2), _objectives(2))
+    assert not any("PCA" in (t.name or "") for t in pareto_figure(plain).data)

@@ -120,14 +120,15 @@ def test_sigkilled_driver_resumes_to_the_full_budget(tmp_path, tiny_store, ray_s
 def test_objective_tracker_keeps_its_best_checkpoint_across_a_restart(tmp_path):
     from depthdif.study.spec import Objective
     from depthdif.study.trial import ObjectiveTracker
+    from depthdif.train.run_dir import checkpoint_file, checkpoint_name
 
     run_dir = tmp_path / "run"
     objectives = [Objective("val/loss", "minimize"), Objective("cost/train_seconds", "minimize")]
 
     def checkpoint(epoch: int) -> Path:
-        folder = run_dir / f"checkpoint_epoch={epoch:05d}"
+        folder = run_dir / checkpoint_name(epoch)
         folder.mkdir(parents=True)
-        (folder / "checkpoint.ckpt").write_text(f"epoch {epoch}")
+        checkpoint_file(folder).write_text(f"epoch {epoch}")
         return folder
 
     first = ObjectiveTracker(objectives, 3, run_dir)

@@ -53,7 +53,7 @@ def test_two_objective_study_completes_with_one_row_per_trial(tmp_path, tiny_sto
 
 def test_all_failing_trials_stop_the_study_with_the_first_error(tmp_path, tiny_store, ray_session):
     path = write_study(tmp_path, tiny_store, name="nan", trials=6, fail_fast_after=2,
-                       overrides={"training.fault_injection.nan_at_step": 0})
+                       overrides={"debug.nan_at_step": 0})
     with pytest.raises(StudyFailed) as err:
         run_study(load_study_spec(path), progress=False)
     assert "stopped early" in str(err.value) and "nonfinite" in str(err.value)

@@ -48,13 +48,13 @@ def test_overrides_set_leaves_and_keep_siblings(tmp_path, tiny_store):
 
 def test_a_uri_store_is_kept_as_given(tmp_path):
     """Cloud stores (fsspec URIs) must reach the workers unchanged, not as a local absolute path."""
-    from depthdif.train.runner import with_absolute_paths
+    from depthdif.train.runner import absolute_paths
 
     spec = load_study_spec(write_study(tmp_path, "s3://bucket/ocean.zarr"))
     assert spec.data.store == "s3://bucket/ocean.zarr"
     cfg = spec.experiment_config()
     assert cfg.data.store == "s3://bucket/ocean.zarr"
-    assert with_absolute_paths(cfg).data.store == "s3://bucket/ocean.zarr"
+    assert absolute_paths(cfg).data.store == "s3://bucket/ocean.zarr"
 
 
 def test_resolved_spec_round_trips_through_study_yaml(tmp_path, tiny_store):
@@ -69,6 +69,7 @@ def test_resolved_spec_round_trips_through_study_yaml(tmp_path, tiny_store):
     ({"trails": 3}, "trails"),
     ({"objectives": []}, "objectives"),
     ({"objectives": [{"metric": "val/loss"}, {"metric": "val/loss"}]}, "duplicate"),
+    ({"objectives": [{"metric": "val/rmse_withheld", "direction": "maximize"}]}, "must be minimize"),
     ({"kind": "gan"}, "kind"),
     ({"trials": 0}, "trials"),
     ({"sampler": {"name": "cmaes"}}, "sampler.name"),

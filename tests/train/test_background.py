@@ -50,8 +50,7 @@ def test_a_zero_denoiser_reproduces_the_background_exactly(tiny_store, batch, sa
 
 
 def test_latent_zero_denoiser_reproduces_the_background_exactly(tiny_store, batch):
-    system = fitted_system(tiny_store, kind="latent", **{"model.model_type": "latent_cond_dif",
-                                                         "latent.freeze": "none"})
+    system = fitted_system(tiny_store, kind="latent", **{"latent.freeze": "none"})
     assert isinstance(system, LatentDiffusionSystem)
     background = system.compute_background(batch, batch["x"], batch["x_valid_mask"])
     assert torch.equal(system.sample(batch, k=1, seed=0)[0], background)

@@ -1,4 +1,4 @@
-"""LatentDiffusionSystem on the real tiny store: freezing, decoding, metrics, errors, export."""
+"""LatentDiffusionSystem on the real tiny store: freezing, decoding, metrics, errors, export, PCA codes."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 from torch.utils.data import DataLoader
 
 from depthdif.config.loader import load, replace_dotted
@@ -18,8 +19,9 @@ from depthdif.evaluation.withheld import withhold_profiles
 from depthdif.export import export_checkpoint, load_export
 from depthdif.train.autoencoder import AutoencoderSystem, load_autoencoder
 from depthdif.train.latent import LatentDiffusionSystem, masked_avg_pool
-from depthdif.train.loop import fit_in_process, read_metrics_log
+from depthdif.train import run
 from depthdif.train.pixel import PixelDiffusionSystem
+from depthdif.train.run_dir import RunDir
 from depthdif.train.systems import load_system
 
 from ._tiny import tiny_config
@@ -40,7 +42,7 @@ def train_ae(store, root, downsample=1):
     """A real AE checkpoint (one short epoch: the latent tests need a trained file, not a good AE)."""
     cfg = tiny_config(store, **{"ae.spatial_downsample": downsample})
     val = PatchDataset(store, "val")
-    system = AutoencoderSystem(cfg, val.normalization, val.depth)
+    system = AutoencoderSystem.for_training(cfg, val.normalization, val.depth)
     trainer = trainer_for(root)
     trainer.fit(system, *loaders(store))
     path = root / f"ae_s{downsample}.ckpt"
@@ -59,10 +61,10 @@ def ae_checkpoint_s2(tiny_store, tmp_path_factory):
 
 
 def latent_system(store, ae_path, **overrides):
-    cfg = tiny_config(store, **{"latent.ae_checkpoint": str(ae_path), "model.model_type": "latent_cond_dif",
+    cfg = tiny_config(store, **{"latent.ae_checkpoint": None if ae_path is None else str(ae_path),
                                 **overrides})
     val = PatchDataset(store, "val")
-    return LatentDiffusionSystem(cfg, val.normalization, val.depth)
+    return LatentDiffusionSystem.for_training(cfg, val.normalization, val.depth)
 
 
 def snapshot(module):
@@ -112,8 +114,7 @@ def test_sampling_decodes_to_all_levels(tiny_store, ae_checkpoint, ae_checkpoint
 def test_validation_metrics_follow_the_pixel_definitions(tiny_store, ae_checkpoint, tmp_path):
     """Same metric keys as the pixel model, and val/rmse_full equals a hand computation on decoded samples."""
     system = latent_system(tiny_store, ae_checkpoint)
-    pixel_cfg = replace_dotted(system.cfg, {"model.model_type": "cond_px_dif"})
-    pixel = PixelDiffusionSystem(pixel_cfg, system.normalization, system.depth)
+    pixel = PixelDiffusionSystem(system.cfg, system.normalization, system.depth)
     latent_logged = trainer_for(tmp_path).validate(system, loaders(tiny_store)[1], verbose=False)[0]
     pixel_logged = trainer_for(tmp_path).validate(pixel, loaders(tiny_store)[1], verbose=False)[0]
     metric_keys = {k for k in pixel_logged if "rmse" in k or "mae" in k or "bias" in k}
@@ -141,11 +142,11 @@ def test_logged_latent_width_is_the_loaded_aes(tiny_store, ae_checkpoint, tmp_pa
 def test_run_dir_records_the_resolved_config_and_width(tiny_store, ae_checkpoint, tmp_path):
     cfg = tiny_config(tiny_store, **{"latent.ae_checkpoint": str(ae_checkpoint), "ae.latent_channels": 16,
                                      "training.max_epochs": 1, "training.limit_train_batches": 1})
-    result = fit_in_process("latent", cfg, tmp_path / "run", progress=False)
+    result = run("latent", cfg, tmp_path / "run", progress=False)
     assert result.ok, result.error
-    recorded = load(ExperimentConfig, tmp_path / "run" / "config.yaml")
-    assert recorded.ae.latent_channels == 4 and recorded.model.model_type == "latent_cond_dif"
-    assert read_metrics_log(result.run_dir)[-1]["model/latent_channels"] == 4.0
+    recorded = load(ExperimentConfig, RunDir(tmp_path / "run").config_file)
+    assert recorded.ae.latent_channels == 4 and RunDir(tmp_path / "run").kind() == "latent"
+    assert RunDir(result.run_dir).metrics()[-1]["model/latent_channels"] == 4.0
     assert "best/model/latent_channels" not in result.metrics  # reported as-is, not best-so-far
 
 
@@ -156,36 +157,45 @@ def test_ae_store_mismatch_is_a_clear_error(tiny_store, ae_checkpoint):
     shifted = Normalization(norm.depth_mean, norm.depth_std * np.r_[1, 1, 1.5, 1, 1, 1, 1, 1],
                             norm.eo_mean, norm.eo_std, norm.eo_channels)
     with pytest.raises(ValueError, match=r"depth_std differs from the store's at level 2"):
-        LatentDiffusionSystem(cfg, shifted, val.depth)
+        LatentDiffusionSystem.for_training(cfg, shifted, val.depth)
     fewer = Normalization(norm.depth_mean[:7], norm.depth_std[:7], norm.eo_mean, norm.eo_std, norm.eo_channels)
     with pytest.raises(ValueError, match=r"trained on 8 depth levels, the store has 7"):
-        LatentDiffusionSystem(cfg, fewer, val.depth[:7])
+        LatentDiffusionSystem.for_training(cfg, fewer, val.depth[:7])
 
 
-def test_frozen_latent_needs_an_ae_checkpoint(tiny_store):
+def test_frozen_latent_needs_a_trained_or_fitted_codec(tiny_store):
     val = PatchDataset(tiny_store, "val")
-    with pytest.raises(ValueError, match=r"latent.freeze='full' needs a trained autoencoder"):
-        LatentDiffusionSystem(tiny_config(tiny_store), val.normalization, val.depth)
+    with pytest.raises(ValueError, match=r"latent.freeze='full' needs a trained autoencoder.*ae.kind: pca"):
+        LatentDiffusionSystem.for_training(tiny_config(tiny_store), val.normalization, val.depth)
+    pca = tiny_config(tiny_store, **{"ae.kind": "pca", "latent.freeze": "partial"})
+    with pytest.raises(ValueError, match=r"latent.freeze='partial': the pca codec has nothing to train"):
+        LatentDiffusionSystem.for_training(pca, val.normalization, val.depth)
 
 
 def test_resolved_config_records_the_ae_it_loaded(tiny_store, ae_checkpoint):
     system = latent_system(tiny_store, ae_checkpoint, **{"ae.latent_channels": 16})
     assert system.cfg.ae.latent_channels == 4  # the checkpoint's AE, not the stale request
     assert system.hparams["config"]["ae"]["latent_channels"] == 4
-    assert system.hparams["config"]["model"]["model_type"] == "latent_cond_dif"
+    assert system.hparams["kind"] == "latent"
 
 
 def test_checkpoint_and_export_rebuild_the_same_sampler(tiny_store, ae_checkpoint, tmp_path):
+    """Issue 13: the codec travels inside the latent checkpoint and export; once the run has
+    started, the AE checkpoint can move or vanish and eval (load_system), export and predict work."""
+    from depthdif.predict import MEAN, predict_export
+
     ae_copy = tmp_path / "ae_copy.ckpt"
     shutil.copy(ae_checkpoint, ae_copy)
     system = latent_system(tiny_store, ae_copy, **{"latent.freeze": "partial"})
     trainer = fit_one_epoch(system, tiny_store, tmp_path)
     path = tmp_path / "latent.ckpt"
     trainer.save_checkpoint(path)
+    ae_copy.unlink()
     batch = next(iter(loaders(tiny_store)[1]))
     expected = system.eval().sample(batch, k=1, seed=5)
     from_ckpt = load_system(path)
     assert isinstance(from_ckpt, LatentDiffusionSystem)
+    assert from_ckpt.cfg.latent.ae_checkpoint == str(ae_copy)  # recorded for provenance only
     assert torch.allclose(from_ckpt.sample(batch, k=1, seed=5), expected, atol=1e-6)
     state = system.export_state()
     assert any(k.startswith("autoencoder.") for k in state) and any(k.startswith("denoiser.") for k in state)
@@ -195,12 +205,28 @@ def test_checkpoint_and_export_rebuild_the_same_sampler(tiny_store, ae_checkpoin
     # The export folder needs neither the AE checkpoint nor the latent one.
     folder = export_checkpoint(path, tmp_path / "export", trial_id="t0")
     path.unlink()
-    ae_copy.unlink()
     from_folder, info = load_export(folder)
     assert info.kind == "latent"
     assert torch.allclose(from_folder.sample(batch, k=1, seed=5), expected, atol=1e-6)
     ae, ae_cfg, _, _ = load_autoencoder(folder)  # an AE can also come from a latent export
     assert torch.equal(ae.decoder_linear.weight, system.autoencoder.decoder_linear.weight)
+    out = predict_export(folder, tiny_store, tmp_path / "pred.zarr", split="val", samples=1)
+    assert np.isfinite(xr.open_zarr(out)[MEAN].values).any()
+
+
+def test_latent_on_a_pca_code_needs_no_ae_checkpoint(tiny_store, tmp_path):
+    """`ae.kind: pca`: the PCA is fitted on the store's train split; its basis is in the checkpoint."""
+    system = latent_system(tiny_store, None, **{"ae.kind": "pca", "ae.latent_channels": 3})
+    assert system.autoencoder.latent_channels == 3 and not any(p.requires_grad for p in system.autoencoder.parameters())
+    assert not torch.equal(system.autoencoder.components, torch.eye(8, 3))  # fitted, not the blank codec
+    trainer = fit_one_epoch(system, tiny_store, tmp_path)
+    assert torch.isfinite(trainer.callback_metrics["val/rmse_withheld"])
+    path = tmp_path / "latent_pca.ckpt"
+    trainer.save_checkpoint(path)
+    loaded = load_system(path)
+    assert torch.equal(loaded.autoencoder.components, system.autoencoder.components)
+    batch = next(iter(loaders(tiny_store)[1]))
+    assert torch.allclose(loaded.sample(batch, k=1, seed=1), system.eval().sample(batch, k=1, seed=1), atol=1e-6)
 
 
 def test_ambient_training_in_latent_mode(tiny_store, ae_checkpoint, tmp_path):

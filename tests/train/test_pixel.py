@@ -193,10 +193,17 @@ def test_optimizer_trains_the_denoiser_not_the_ema_copy(tiny_store):
     assert trained == {id(p) for p in system.denoiser.parameters()}
 
 
-def test_a_latent_config_is_refused_with_the_key(tiny_store):
-    cfg = replace_dotted(tiny_cfg(tiny_store), {"model.model_type": "latent_cond_dif"})
-    with pytest.raises(ValueError, match=r"model\.model_type='latent_cond_dif'.*`depthdif train latent`"):
-        build_system("pixel", cfg, store_meta(cfg))
+def test_the_retired_model_type_key_is_ignored_with_a_warning(tiny_store, tmp_path):
+    """The trainer kind is the one switch: an older config's model.model_type loads, warns, and is dropped."""
+    from depthdif.config.loader import load, save
+
+    path = tmp_path / "old.yaml"
+    save(tiny_cfg(tiny_store), path)
+    path.write_text(path.read_text().replace("model:\n", "model:\n  model_type: latent_cond_dif\n", 1))
+    with pytest.warns(FutureWarning, match=r"old\.yaml: model\.model_type is retired.*trainer kind"):
+        cfg = load(ExperimentConfig, path)
+    assert cfg == tiny_cfg(tiny_store)
+    assert isinstance(build_system("pixel", cfg, store_meta(cfg)), PixelDiffusionSystem)
 
 
 def test_reduced_val_metrics_do_not_draw_the_sync_dist_warning(tiny_store, tmp_path):

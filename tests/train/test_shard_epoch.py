@@ -14,8 +14,10 @@ import torch
 
 from depthdif.data.store import OceanStore
 from depthdif.train.datamodule import make_loaders
-from depthdif.train.loop import EqualSteps, build_system_for, padding_batch
-from depthdif.train.runner import run_training
+from depthdif.train import run
+from depthdif.train.loop import EqualSteps, padding_batch
+from depthdif.train.run_dir import RunDir
+from depthdif.train.systems import build_system, store_meta
 
 from ._tiny import tiny_config
 
@@ -46,10 +48,10 @@ def test_padding_batch_is_zero_weight_for_the_real_systems(odd_store):
     pad = padding_batch(batch)
     assert torch.all(pad["patch_id"] == -1)
     assert all(float(pad[k].sum()) == 0 for k in ("x_valid_mask", "y_valid_mask", "eo_valid_mask"))
-    ae = build_system_for("ae", cfg)
+    ae = build_system("ae", cfg, store_meta(cfg))
     assert float(ae.loss(batch, ae.reconstruct(batch)).detach()) > 0
     assert float(ae.loss(pad, ae.reconstruct(pad)).detach()) == 0.0
-    pixel = build_system_for("pixel", cfg)
+    pixel = build_system("pixel", cfg, store_meta(cfg))
     loss, _ = pixel.compute_loss(pad, pixel.denoiser, torch.Generator().manual_seed(0))
     assert float(loss.detach()) == 0.0 and loss.requires_grad
 
@@ -70,14 +72,14 @@ def test_equal_steps_pads_only_the_short_rank(odd_store):
 @pytest.mark.slow
 def test_two_workers_see_every_sample_once_per_epoch(odd_store, ray_session, tmp_path):
     trace = tmp_path / "trace"
-    cfg = tiny_config(odd_store, **{"data.val_subset": 16, "training.limit_val_batches": None,
-                                    "training.fault_injection.record_patch_ids_dir": str(trace)})
-    result = run_training("ae", cfg, name="shard", storage_path=tmp_path / "runs", num_workers=2,
-                          progress=False)
+    cfg = tiny_config(odd_store, **{"data.val_subset": 16, "training.limit_val_batches": None, "ray.num_workers": 2,
+                                    "debug.record_patch_ids_dir": str(trace)})
+    result = run("ae", cfg, tmp_path / "runs" / "shard", backend="ray", progress=False)
     assert result.status == "completed", result.error
     assert result.metrics["epoch"] == 2 and result.metrics["val/ae_rmse"] > 0
-    assert (result.checkpoint_dir / "checkpoint.ckpt").exists()
-    train, val = split_ids(odd_store, "train"), split_ids(odd_store, "val")
+    assert RunDir(result.run_dir).latest().epoch == 2
+    train = split_ids(odd_store, "train")
+    val = sorted(make_loaders(cfg)[1].dataset.patch_ids.tolist())  # the drawn validation windows
     assert len(train) == 21
     for epoch in range(2):
         for split, expected in (("train", train), ("val", val)):

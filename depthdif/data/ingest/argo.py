@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-import netCDF4
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -20,6 +19,7 @@ from .argo_erddap import read_erddap
 from .argo_gdac import read_gdac
 from .argo_table import read_table
 from .conventions import IngestError
+from .netcdf_file import open_raw
 
 ArgoFormat = Literal["auto", "table", "erddap", "gdac"]
 ARGO_READERS: dict[str, Callable[[str | Path], pd.DataFrame]] = {
@@ -37,12 +37,8 @@ def detect_format(path: str | Path) -> str:
         raise FileNotFoundError(f"{path}: Argo file not found")
     if path.suffix.lower() in TABLE_SUFFIXES:
         return "table"
-    try:
-        with netCDF4.Dataset(path) as nc:
-            dims = {d.upper() for d in nc.dimensions}
-    except OSError as exc:
-        raise IngestError(path, f"cannot detect the Argo format: not a Parquet/CSV table or readable "
-                                f"NetCDF ({exc}); pass --argo-format") from exc
+    with open_raw(path, "Argo") as nc:
+        dims = {d.upper() for d in nc.dimensions}
     return "gdac" if {"N_PROF", "N_LEVELS"} <= dims else "erddap"
 
 
@@ -68,6 +64,16 @@ def read_argo(paths: list[str | Path], fmt: ArgoFormat = "auto", progress: bool 
     files = expand_paths(paths)
     for path in tqdm(files, desc="Argo files", unit="file", disable=not progress or len(files) < 2,
                      file=sys.stderr):
-        name = detect_format(path) if fmt == "auto" else fmt
-        frames.append(ARGO_READERS[name](path))
+        frames.append(read_one(path, fmt))
     return pd.concat(frames, ignore_index=True)
+
+
+def read_one(path: Path, fmt: ArgoFormat) -> pd.DataFrame:
+    """One file's measurements; any failure inside a reader is reported with the file's name."""
+    name = detect_format(path) if fmt == "auto" else fmt
+    try:
+        return ARGO_READERS[name](path)
+    except (IngestError, FileNotFoundError):
+        raise
+    except (ValueError, KeyError, IndexError, TypeError, OSError, RuntimeError) as exc:
+        raise IngestError(path, f"cannot read as Argo {name} ({type(exc).__name__}: {exc})") from exc

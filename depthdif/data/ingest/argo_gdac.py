@@ -23,6 +23,7 @@ import pandas as pd
 from .conventions import (IngestError, attr, decode_strings, find_name, masked_to_nan, qc_good,
                           require_name)
 from .measurements import finish_measurements
+from .netcdf_file import open_raw
 
 ADJUSTED_MODES = ("A", "D")
 ARGO_EPOCH = datetime(1950, 1, 1)
@@ -31,13 +32,7 @@ ARGO_EPOCH = datetime(1950, 1, 1)
 def read_gdac(path: str | Path) -> pd.DataFrame:
     """Measurement table from one GDAC multi- or single-profile NetCDF file."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: Argo GDAC file not found")
-    try:
-        nc = netCDF4.Dataset(path)
-    except OSError as exc:
-        raise IngestError(path, f"not a readable NetCDF file ({exc})") from exc
-    with nc:
+    with open_raw(path, "Argo GDAC") as nc:
         nc.set_auto_chartostring(False)
         return _read_open(nc, path)
 

@@ -29,7 +29,10 @@ COLUMN_NAMES = {
     "lon": ["longitude", "lon"],
     "pressure": ["pres", "pressure", "pres_dbar", "pressure_dbar"],
     "depth": ["depth", "depth_m", "deph"],
-    "temp": ["temp", "temperature", "temp_degc", "sea_water_temperature"],
+    "temp": ["temp", "temperature", "temp_degc", "sea_water_temperature", "in_situ_temperature"],
+    "potential_temp": ["potential_temperature", "theta", "ptemp", "pot_temp", "temp_potential",
+                       "sea_water_potential_temperature"],
+    "temp_kind": ["temp_kind", "temperature_kind"],
     "psal": ["psal", "salinity"],
     "data_mode": ["data_mode"],
     "position_qc": ["position_qc"],
@@ -61,8 +64,12 @@ def measurements_from_rows(frame: pd.DataFrame, source: str | Path) -> pd.DataFr
     if frame.empty:
         raise IngestError(source, "empty Argo table: no rows")
     col = {key: find_name(names, options) for key, options in COLUMN_NAMES.items()}
+    kind = "in_situ"
+    if col["temp"] is None and col["potential_temp"] is not None:  # the column name declares the kind
+        col["temp"], kind = col["potential_temp"], "potential"
     for key, what in (("time", "time"), ("lat", "latitude"), ("lon", "longitude"), ("temp", "temperature")):
-        col[key] = require_name(names, COLUMN_NAMES[key], source, what)
+        col[key] = require_name(names, COLUMN_NAMES[key] + (COLUMN_NAMES["potential_temp"] if key == "temp" else []),
+                                source, what)
     if col["pressure"] is None and col["depth"] is None:
         raise IngestError(source, "missing variable pressure or depth (looked for "
                                   f"{COLUMN_NAMES['pressure'] + COLUMN_NAMES['depth']}, case-insensitive)")
@@ -84,10 +91,23 @@ def measurements_from_rows(frame: pd.DataFrame, source: str | Path) -> pd.DataFr
         "lat": _floats(frame[col["lat"]]),
         "lon": _floats(frame[col["lon"]]),
         "temp_degc": np.where(good, temp, np.nan),
+        "temp_kind": _kinds(frame, col["temp_kind"], kind, source),
         "psal": np.where(psal_ok, psal, np.nan),
         "pressure_dbar" if vertical_key == "pressure" else "depth_m": vertical,
     }
     return finish_measurements(out, source, rows_read=len(frame))
+
+
+def _kinds(frame: pd.DataFrame, column: str | None, default: str, source: str | Path) -> np.ndarray:
+    """Per-row temperature kind: a temp_kind column when present, else what the column name says."""
+    if column is None:
+        return np.full(len(frame), default, dtype=object)
+    kinds = decode_strings(frame[column]).astype(object)
+    kinds[kinds == ""] = default
+    bad = sorted(set(kinds) - {"in_situ", "potential"})
+    if bad:
+        raise IngestError(source, f"column {column!r}: temperature kinds {bad[:3]}; allowed 'in_situ', 'potential'")
+    return kinds
 
 
 def _best_values(frame: pd.DataFrame, name: str, modes: np.ndarray | None, names: list[str],

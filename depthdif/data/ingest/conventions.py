@@ -17,6 +17,7 @@ import xarray as xr
 
 # Argo reference table 2: 1 good, 2 probably good (3 bad-correctable, 4 bad, 8 estimated, 9 missing).
 GOOD_QC = frozenset({1, 2})
+ASCII_DIGITS = frozenset("0123456789")
 
 
 class IngestError(ValueError):
@@ -89,8 +90,8 @@ def qc_flags(values: Any) -> np.ndarray:
     out = np.full(text.shape, -1, dtype=np.int8)
     for i, flag in np.ndenumerate(text):
         flag = flag.removesuffix(".0")  # "1.0" from a CSV column once written as floats
-        if len(flag) == 1 and flag.isdigit():
-            out[i] = int(flag)
+        if len(flag) == 1 and flag in ASCII_DIGITS:  # str.isdigit() is True for '²' (int() then fails)
+            out[i] = ord(flag) - ord("0")
     return out
 
 
@@ -123,10 +124,7 @@ def attr(attrs: Mapping[str, Any], name: str, default: Any = None) -> Any:
 
 
 def open_netcdf(path: Path, what: str) -> xr.Dataset:
-    """Open one NetCDF file; a missing or unreadable file is an error naming it and its role."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: {what} file not found")
-    try:
-        return xr.open_dataset(path, engine="netcdf4")
-    except (OSError, ValueError) as exc:
-        raise IngestError(path, f"not a readable NetCDF file ({exc})") from exc
+    """Open one NetCDF file lazily; a missing, truncated or unreadable file is an error naming it."""
+    from .netcdf_file import open_dataset
+
+    return open_dataset(path, what)

@@ -23,7 +23,8 @@ MEASUREMENT_COLUMNS = {
     "lon": np.float64,
     "pressure_dbar": np.float64,  # NaN when the source gives depth
     "depth_m": np.float64,        # NaN when the source gives pressure (vertical.py converts)
-    "temp_degc": np.float64,      # in-situ temperature (ITS-90)
+    "temp_degc": np.float64,      # temperature (ITS-90) of the kind in temp_kind
+    "temp_kind": object,          # "in_situ" (Argo files) or "potential" (tables that say so)
     "psal": np.float64,           # practical salinity, NaN when absent or bad
     "source": object,             # file name the row came from
 }
@@ -69,6 +70,8 @@ def _default_column(name: str, n: int) -> np.ndarray:
         return np.full(n, -1, dtype=np.int64)
     if name in ("platform", "direction", "source"):
         return np.full(n, "", dtype=object)
+    if name == "temp_kind":
+        return np.full(n, "in_situ", dtype=object)
     if name == "time":
         return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     return np.full(n, np.nan)

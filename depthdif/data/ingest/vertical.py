@@ -2,14 +2,18 @@
 
 Three steps, each a small function:
 1. pressure (dbar) → depth (m) with TEOS-10 (`gsw.z_from_p`, latitude-dependent gravity);
-2. in-situ → potential temperature (`gsw.pt0_from_t`, reference 0 dbar) so Argo matches
-   GLORYS `thetao`, which is potential temperature (the difference reaches ~0.15 °C at 2000 m,
-   as large as the deep-level spread). Where salinity is missing or bad, SP = 35 is assumed:
+2. each measurement's temperature kind (`temp_kind`: Argo files hold in-situ values; a table
+   column named potential_temperature/theta holds potential ones) → the store's kind: in situ →
+   potential with `gsw.pt0_from_t` (reference 0 dbar) so Argo matches model `thetao` (the
+   difference reaches ~0.15 °C at 2000 m, as large as the deep-level spread), potential → in situ
+   with `gsw.t_from_CT(CT_from_pt)`. Where salinity is missing or bad, SP = 35 is assumed:
    ±1 psu changes θ by < 0.004 °C at 2000 dbar.
 3. linear interpolation onto the depth levels INSIDE the measured range only (no
    extrapolation above the shallowest or below the deepest good measurement), and only across
    gaps no wider than `max_gap_m(z) = max(MAX_GAP_FRACTION · z, MIN_MAX_GAP_M)`: a gap left by
-   levels that failed QC is not bridged by a straight line.
+   levels that failed QC is not bridged by a straight line. A level within LEVEL_TOLERANCE_M
+   (1 cm) of a measured depth IS that measurement, so profiles already on standard levels keep
+   every level whatever the float noise in their depths.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from .conventions import IngestError
+from .model_vertical import LEVEL_TOLERANCE_M
 
 TemperatureKind = Literal["potential", "in_situ"]
 TEMPERATURE_KINDS = ("potential", "in_situ")
@@ -45,6 +50,14 @@ def potential_temperature(temp_degc: np.ndarray, pressure_dbar: np.ndarray, psal
     return gsw.pt0_from_t(absolute_salinity, temp_degc, pressure_dbar)
 
 
+def in_situ_temperature(theta_degc: np.ndarray, pressure_dbar: np.ndarray, psal: np.ndarray,
+                        lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """In-situ temperature (°C) from potential temperature (reference 0 dbar) with TEOS-10."""
+    sp = np.where(np.isfinite(psal), psal, DEFAULT_PRACTICAL_SALINITY)
+    absolute_salinity = gsw.SA_from_SP(sp, pressure_dbar, lon, lat)
+    return gsw.t_from_CT(absolute_salinity, gsw.CT_from_pt(absolute_salinity, theta_degc), pressure_dbar)
+
+
 def max_gap_m(depth_m: np.ndarray) -> np.ndarray:
     """Widest gap between two measurements that interpolation may bridge at depth z."""
     return np.maximum(MAX_GAP_FRACTION * np.asarray(depth_m, float), MIN_MAX_GAP_M)
@@ -63,17 +76,32 @@ def interpolate_to_levels(depth_m: np.ndarray, values: np.ndarray,
         return out, np.zeros(levels.shape, bool)
     depth, inverse = np.unique(np.asarray(depth_m, float)[ok], return_inverse=True)
     mean = np.bincount(inverse, weights=np.asarray(values, float)[ok]) / np.bincount(inverse)
-    if depth.size == 1:  # one measurement: only a level at exactly that depth is inside the range
-        valid = np.isclose(levels, depth[0], atol=1e-6)
-        out[valid] = mean[0]
-        return out, valid
-    inside = (levels >= depth[0]) & (levels <= depth[-1])
+    nearest = np.abs(levels[:, None] - depth[None, :]).min(axis=1)
+    exact = nearest <= LEVEL_TOLERANCE_M  # float noise in depths must not drop a standard level
+    if depth.size == 1:  # one measurement: only a level at that depth is inside the range
+        out[exact] = mean[0]
+        return out, exact
+    inside = (levels >= depth[0] - LEVEL_TOLERANCE_M) & (levels <= depth[-1] + LEVEL_TOLERANCE_M)
     upper = np.clip(np.searchsorted(depth, levels, side="left"), 1, depth.size - 1)
     gap = depth[upper] - depth[upper - 1]
-    exact = np.isin(levels, depth)
     valid = inside & (exact | (gap <= max_gap_m(levels)))
     out[valid] = np.interp(levels[valid], depth, mean).astype(np.float32)
     return out, valid
+
+
+def store_temperature(df: pd.DataFrame, temperature: TemperatureKind) -> np.ndarray:
+    """Each measurement's temperature in the store's kind (rows declare theirs in `temp_kind`)."""
+    kinds = df["temp_kind"].to_numpy() if "temp_kind" in df else np.full(len(df), "in_situ", dtype=object)
+    convert = kinds != temperature
+    value = df["temp_degc"].to_numpy(dtype=float).copy()
+    if convert.any():
+        sub = df.loc[convert]
+        pressure = np.where(sub["pressure_dbar"].notna(), sub["pressure_dbar"],
+                            gsw.p_from_z(-sub["depth"].to_numpy(), sub["lat"].to_numpy()))
+        args = (sub["temp_degc"].to_numpy(), pressure, sub["psal"].to_numpy(), sub["lon"].to_numpy(),
+                sub["lat"].to_numpy())
+        value[convert] = potential_temperature(*args) if temperature == "potential" else in_situ_temperature(*args)
+    return value
 
 
 def profiles_on_levels(measurements: pd.DataFrame, levels_m: np.ndarray,
@@ -88,13 +116,7 @@ def profiles_on_levels(measurements: pd.DataFrame, levels_m: np.ndarray,
     df = measurements.copy()
     depth = depth_from_pressure(df["pressure_dbar"].to_numpy(), df["lat"].to_numpy())
     df["depth"] = np.where(df["depth_m"].notna(), df["depth_m"], depth)
-    if temperature == "potential":
-        pressure = np.where(df["pressure_dbar"].notna(), df["pressure_dbar"],
-                            gsw.p_from_z(-df["depth"].to_numpy(), df["lat"].to_numpy()))
-        df["value"] = potential_temperature(df["temp_degc"].to_numpy(), pressure, df["psal"].to_numpy(),
-                                            df["lon"].to_numpy(), df["lat"].to_numpy())
-    else:
-        df["value"] = df["temp_degc"]
+    df["value"] = store_temperature(df, temperature)
     rows = []
     groups = df.groupby(PROFILE_KEY, sort=True, dropna=False)
     for key, group in tqdm(groups, total=groups.ngroups, desc="Argo profiles", unit="profile",
