@@ -1,7 +1,8 @@
 """Each worker reads only its shard, and an epoch sees every sample exactly once across workers.
 
-The store below has 21 training patches: with 2 workers the shards hold 11 and 10 patches, i.e.
-6 and 5 batches of 2, so rank 1 must be padded to 6 steps (DDP needs equal step counts).
+The store below has 4k+1 training patches: with 2 workers the shards hold 2k+1 and 2k
+patches, i.e. k+1 and k batches of 2, so rank 1 must be padded to k+1 steps (DDP needs equal step
+counts). Seed 8 of this grid gives 33 (k = 8).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def odd_store(tmp_path_factory) -> Path:
     from depthdif.data.synthetic import SynthConfig, make_synthetic_store
 
     path = tmp_path_factory.mktemp("odd") / "odd.zarr"
-    make_synthetic_store(SynthConfig(nlat=48, nlon=64, ntime=3, n_levels=8, patch_size=16, stride=16, seed=0),
+    make_synthetic_store(SynthConfig(nlat=48, nlon=80, ntime=3, n_levels=8, patch_size=16, stride=16, seed=8),
                          path, progress=False)
+    assert len(split_ids(path, "train")) % 4 == 1, "pick another seed: the split must leave 4k+1 train patches"
     return path
 
 
@@ -59,10 +61,11 @@ def test_padding_batch_is_zero_weight_for_the_real_systems(odd_store):
 def test_equal_steps_pads_only_the_short_rank(odd_store):
     cfg = tiny_config(odd_store)
     loaders = [make_loaders(cfg, rank=r, world_size=2)[0] for r in range(2)]
-    assert [len(loader) for loader in loaders] == [6, 5]
-    padded = EqualSteps(loaders[1], 6)
+    steps = (len(split_ids(odd_store, "train")) + 3) // 4  # k + 1
+    assert [len(loader) for loader in loaders] == [steps, steps - 1]
+    padded = EqualSteps(loaders[1], steps)
     batches = list(padded)
-    assert len(padded) == len(batches) == 6
+    assert len(padded) == len(batches) == steps
     assert torch.all(batches[-1]["patch_id"] == -1)
     seen = [int(i) for b in batches for i in b["patch_id"] if int(i) >= 0]
     assert sorted(seen) == sorted(int(i) for b in loaders[1] for i in b["patch_id"])
@@ -80,7 +83,7 @@ def test_two_workers_see_every_sample_once_per_epoch(odd_store, ray_session, tmp
     assert RunDir(result.run_dir).latest().epoch == 2
     train = split_ids(odd_store, "train")
     val = sorted(make_loaders(cfg)[1].dataset.patch_ids.tolist())  # the drawn validation windows
-    assert len(train) == 21
+    assert len(train) % 4 == 1
     for epoch in range(2):
         for split, expected in (("train", train), ("val", val)):
             per_rank = [read_ids(trace, split, epoch, rank) for rank in range(2)]
