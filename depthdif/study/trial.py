@@ -94,6 +94,8 @@ def trial_config(setup: TrialSetup, config: dict[str, Any]) -> ExperimentConfig:
     """Base config with the sampled params applied by their dotted names (validated once, here)."""
     placement = {"ray.num_workers": setup.workers, "ray.cpus_per_worker": setup.cpus_per_worker,
                  "ray.gpus_per_worker": setup.gpus_per_worker}
+    if not (setup.experiment.get("logging") or {}).get("mlflow_experiment"):
+        placement["logging.mlflow_experiment"] = Path(setup.runs_dir).parent.name  # the study's name
     data = apply_overrides(setup.experiment, {**sampled_params(config), **placement}, ExperimentConfig)
     return from_dict(ExperimentConfig, data, "study base config + trial params")
 
