@@ -72,7 +72,8 @@ def pareto_figure(result: ParetoResult, title: str = "Pareto front", color_by: s
         if rows.empty:
             continue
         if color_by is not None and name != OTHER_NAME:
-            marker = {**marker, **color_marker(rows, color_by)}
+            marker = {**marker, **color_marker(rows, color_by, color_limits(result.trials, color_by),
+                                               show_scale=name == FRONT_NAME)}
         text = hover_text(rows, result)
         common = {"name": name, "mode": "markers", "marker": marker, "text": text, "hoverinfo": "text"}
         if n == 1:
@@ -105,23 +106,36 @@ def numeric_params(trials: pd.DataFrame) -> list[str]:
     return keys
 
 
-def color_marker(rows: pd.DataFrame, param: str) -> dict:
-    """Marker settings colouring `rows` by a parameter on the figure's shared colour axis."""
-    return {"color": pd.to_numeric(rows.get(f"param/{param}"), errors="coerce").tolist(), "coloraxis": "coloraxis"}
+def color_marker(rows: pd.DataFrame, param: str, limits: tuple[float, float], show_scale: bool) -> dict:
+    """Marker settings colouring `rows` by a parameter on one shared scale (Viridis, `limits`)."""
+    values = pd.to_numeric(rows.get(f"param/{param}"), errors="coerce")
+    marker = {"color": values.tolist(), "colorscale": "Viridis", "cmin": limits[0], "cmax": limits[1],
+              "showscale": show_scale}
+    if show_scale:
+        marker["colorbar"] = {"title": {"text": param}, "len": 0.8}
+    return marker
+
+
+def color_limits(trials: pd.DataFrame, param: str) -> tuple[float, float]:
+    """The parameter's range over the complete trials (one scale for front and non-front points)."""
+    values = pd.to_numeric(trials.loc[trials["eligible"], f"param/{param}"], errors="coerce").dropna()
+    return (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
 
 
 def add_color_menu(fig: go.Figure, result: ParetoResult, color_by: str) -> None:
-    """A shared colour axis titled by the parameter, and a menu to colour by another one."""
-    fig.update_layout(coloraxis={"colorscale": "Viridis", "colorbar": {"title": {"text": color_by}}},
-                      legend={"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"})
+    """A menu above the figure to colour the complete trials by another numeric parameter."""
     groups = {name: rows for name, rows, _ in _groups(result)}
     indices = [i for i, t in enumerate(fig.data) if t.name in (TRIALS_NAME, FRONT_NAME)]
     params = numeric_params(result.trials)
-    buttons = [{"label": param, "method": "update",
-                "args": [{"marker.color": [pd.to_numeric(groups[fig.data[i].name].get(f"param/{param}"),
-                                                         errors="coerce").tolist() for i in indices]},
-                         {"coloraxis.colorbar.title.text": param}, indices]}
-               for param in params]
+    buttons = []
+    for param in params:
+        lo, hi = color_limits(result.trials, param)
+        colors = [pd.to_numeric(groups[fig.data[i].name].get(f"param/{param}"), errors="coerce").tolist()
+                  for i in indices]
+        buttons.append({"label": param, "method": "restyle", "args": [
+            {"marker.color": colors, "marker.cmin": lo, "marker.cmax": hi, "marker.colorbar.title.text": param},
+            indices]})
+    fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"})
     if len(buttons) > 1:
         active = params.index(color_by) if color_by in params else 0
         fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "active": active, "x": 0.09,

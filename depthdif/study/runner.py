@@ -82,7 +82,8 @@ def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | 
     with hold_driver_lock(study_dir, "study run", take_over_stale=False):
         if (study_dir / TUNE_DIR).exists() or (study_dir / JOURNAL_FILE).exists():
             raise FileExistsError(f"{study_dir}: a study already exists there; continue it with "
-                                  f"`depthdif study resume {study_dir}` or pick another --name")
+                                  f"`depthdif study resume {study_dir}` (or run again with --resume-if-exists), "
+                                  "or pick another --name")
         ensure_store(spec)
         save_study_spec(spec, study_dir)
         storage = optuna_storage(study_dir)
