@@ -51,7 +51,7 @@ def register(data_sub) -> None:
     grid.add_argument("--depths", default="glorys",
                       help="'glorys' (the model's z-levels, else the 50 GLORYS12 levels), a file, or metres "
                            "separated by commas")
-    grid.add_argument("--patch-size", type=int, default=16)
+    grid.add_argument("--patch-size", type=int, default=16, help="window edge in pixels (default 16)")
     grid.add_argument("--stride", type=int, default=None, help="window stride (default: patch size)")
     grid.add_argument("--max-land-fraction", type=float, default=0.5,
                       help="windows with a larger share of land pixels are left out of the patch index (default 0.5)")

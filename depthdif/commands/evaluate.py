@@ -37,7 +37,8 @@ def register(sub) -> None:
                        "best, else newest checkpoint) or a folder holding one *.ckpt; 'none' = baselines only")
     parser.add_argument("--store", help="the Zarr store to evaluate on (a path or an fsspec URI; default: the "
                         "model's data.store)")
-    parser.add_argument("--split", default="test", choices=("train", "val", "test"))
+    parser.add_argument("--split", default="test", choices=("train", "val", "test"),
+                        help="the split whose patches are scored (default test)")
     parser.add_argument("--out", type=Path, help="output dir (default evals/<store>-<split>)")
     parser.add_argument("--withheld-fraction", type=float, help="share of floats (or of each patch's "
                         "columns) withheld and scored (default data.withheld_fraction)")
