@@ -102,8 +102,8 @@ def _summary(study_dir: Path, spec: StudySpec, results: pd.DataFrame, ostudy: op
     wall = (ended - started).total_seconds() if started and ended else float(results["duration_s"].sum())
     duration = pd.to_numeric(results["duration_s"], errors="coerce").fillna(0.0)
     fmt = (lambda t: t.strftime("%Y-%m-%d %H:%M:%S") if isinstance(t, dt.datetime) else "-")
-    driver = ("running" if status.driver.alive else "DEAD (resume it with `depthdif study resume`)"
-              if status.driver.dead else "not running")
+    driver = ("running (or writing this report)" if status.driver.alive else
+              "DEAD (resume it with `depthdif study resume`)" if status.driver.dead else "not running")
     return StudySummary(spec.name, spec.kind, study_dir, spec.trials, status.counts, driver, fmt(started), fmt(ended),
                         wall, float((duration * results["cpus"].astype(float)).sum()),
                         float((duration * results["gpus"].astype(float)).sum()), dashboard_command(study_dir))

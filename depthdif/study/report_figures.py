@@ -140,12 +140,14 @@ def map_figure(report: StudyReport) -> go.Figure | None:
               ("error = mean − truth (°C)", rec.error, "RdBu_r"), (f"spread, std of {rec.samples} members (°C)",
                                                                    rec.spread, "Viridis")]
     panels = [p for p in panels if p[1] is not None]
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.06)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.07,
+                        shared_yaxes=True)
+    right_edges = [fig.get_subplot(1, col).xaxis.domain[1] for col in range(1, len(panels) + 1)]
     obs_y, obs_x = np.nonzero(rec.observed)
     for level_i in range(len(rec.levels)):
         shared = _joint_range([v[level_i] for t, v, s in panels if s == "Thermal"])  # truth and mean alike
         for col, (title, values, scale) in enumerate(panels, start=1):
-            fig.add_trace(_map_trace(rec, values[level_i], scale, title, col, len(panels), level_i == 0,
+            fig.add_trace(_map_trace(rec, values[level_i], scale, title, right_edges[col - 1], level_i == 0,
                                      shared if scale == "Thermal" else None), row=1, col=col)
         fig.add_trace(go.Scatter(x=rec.lon[obs_x], y=rec.lat[obs_y], mode="markers", name="Argo profiles in the input",
                                  marker={"symbol": "circle-open", "color": "black", "size": 6},
@@ -168,7 +170,7 @@ def _joint_range(arrays: list[np.ndarray]) -> tuple[float, float] | None:
     return (float(finite.min()), float(finite.max())) if finite.size else None
 
 
-def _map_trace(rec, values: np.ndarray, scale: str, title: str, col: int, n: int, visible: bool,
+def _map_trace(rec, values: np.ndarray, scale: str, title: str, right_edge: float, visible: bool,
                limits: tuple[float, float] | None) -> go.Heatmap:
     """One panel at one level; the error is centred on 0, truth and mean share `limits`."""
     if scale == "RdBu_r":
@@ -178,5 +180,5 @@ def _map_trace(rec, values: np.ndarray, scale: str, title: str, col: int, n: int
     zmin, zmax = limits if limits else (None, None)
     return go.Heatmap(z=np.where(np.isfinite(values), values, None).tolist(), x=rec.lon, y=rec.lat,
                       colorscale=scale, zmin=zmin, zmax=zmax, visible=visible, showscale=True, name=title,
-                      colorbar={"x": col / n - 0.02, "len": 0.75, "thickness": 10},
+                      colorbar={"x": right_edge + 0.003, "xanchor": "left", "len": 0.75, "thickness": 10},
                       hovertemplate=f"{title}<br>%{{y:.2f}}°N %{{x:.2f}}°E: %{{z:.3f}}<extra></extra>")

@@ -31,7 +31,7 @@ section{background:#fff;border:1px solid #e0e0e0;border-radius:6px;margin:16px 0
 h2{font-size:1.15em;margin:4px 0 10px;color:#1f3b57}table{border-collapse:collapse;font-size:.86em}
 td,th{border-bottom:1px solid #eee;padding:4px 10px;text-align:left;vertical-align:top}
 th{background:#f3f5f7}.note{color:#666;font-size:.88em}.err{color:#a00;font-family:monospace;font-size:.85em}
-code{background:#f3f5f7;padding:1px 4px;border-radius:3px}.kv td:first-child{color:#555;white-space:nowrap}
+.scroll{overflow-x:auto}code{background:#f3f5f7;padding:1px 4px;border-radius:3px}.kv td:first-child{color:#555;white-space:nowrap}
 """
 
 
@@ -101,7 +101,7 @@ def _front_section(report: StudyReport, page_dir: Path) -> str:
     if p.front.empty:
         return '<section id="front"><h2>Front table</h2><p class="note">no COMPLETE trial yet</p></section>'
     params = [c for c in p.front.columns if c.startswith(PARAM_PREFIX)]
-    head = (["trial", "id"] + list(p.metrics) + [c.removeprefix(PARAM_PREFIX) for c in params]
+    head = (["trial", "id"] + list(p.metrics) + [c.removeprefix(PARAM_PREFIX).rsplit(".", 1)[-1] for c in params]
             + ["run dir", "checkpoint", "exports"])
     rows = []
     for row in p.front.to_dict("records"):
@@ -114,8 +114,10 @@ def _front_section(report: StudyReport, page_dir: Path) -> str:
                     f'<span class="note">none yet: <code>depthdif study export {html.escape(str(page_dir))} '
                     f'--trial {int(row["trial_number"])} --out DIR</code></span>'])
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    header = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>"
-    return f'<section id="front"><h2>Front table</h2><table>{header}{"".join(rows)}</table></section>'
+    titles = ["", ""] + list(p.metrics) + [c.removeprefix(PARAM_PREFIX) for c in params] + ["", "", ""]
+    header = "<tr>" + "".join(f'<th title="{html.escape(t)}">{html.escape(h)}</th>' for h, t in zip(head, titles)) + "</tr>"
+    return (f'<section id="front"><h2>Front table ({len(p.front)} trials)</h2><div class="scroll"><table>{header}'
+            f'{"".join(rows)}</table></div></section>')
 
 
 def _value(value) -> str:
