@@ -107,7 +107,7 @@ def handle_resume(args: argparse.Namespace) -> int:
     from depthdif.study.runner import StudyFailed, resume_study
 
     try:
-        outcome = resume_study(args.study_dir, address=args.address, progress=not args.quiet)
+        outcome = resume_study(args.study_dir, address=args.address, progress=not args.quiet, report=True)
     except StudyFailed as exc:
         print(f"depthdif: study failed: {exc}", file=sys.stderr)
         return 1

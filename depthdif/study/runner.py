@@ -66,11 +66,12 @@ class StudyOutcome:
 
 
 def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | os.PathLike | None = None,
-              progress: bool = True, resume_if_exists: bool = False, report: bool = True) -> StudyOutcome:
+              progress: bool = True, resume_if_exists: bool = False, report: bool = False) -> StudyOutcome:
     """Start a new study in `<spec.storage>/<spec.name>` and run it to its budget (one driver only).
 
     `resume_if_exists`: when that study was started before (same spec), resume it instead, or
-    only report when its budget is met; a different study under the name is refused."""
+    only report when its budget is met; a different study under the name is refused.
+    `report`: write STUDY_DIR/report.html at the end (the CLI does; it fits the baselines)."""
     study_dir = study_dir_of(spec)
     if resume_if_exists and study_exists(study_dir):
         refuse_other_study(spec, study_dir)
@@ -102,7 +103,7 @@ def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | 
 
 
 def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, progress: bool = True,
-                 report: bool = True) -> StudyOutcome:
+                 report: bool = False) -> StudyOutcome:
     """Continue a study whose driver died: finished trials kept, running ones re-run or resumed.
     A study whose budget is met starts nothing (no Ray): its report is refreshed."""
     study_dir = Path(study_dir).resolve()
@@ -148,7 +149,7 @@ def print_hints(study_dir: Path) -> None:
           file=sys.stderr, flush=True)
 
 
-def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path, report: bool = True) -> StudyOutcome:
+def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path, report: bool) -> StudyOutcome:
     print_hints(study_dir)
     grid = tuner.fit()
     trials = [r.metrics.get("trial_id") if r.metrics else None for r in grid]
