@@ -32,6 +32,7 @@ def register(sub) -> None:
                          examples=["depthdif study resume studies_out/quickstart"])
     resume.add_argument("study_dir", metavar="STUDY_DIR", help=STUDY_DIR_HELP)
     resume.add_argument("--address", help=ADDRESS_HELP)
+    resume.add_argument("--no-report", dest="report", action="store_false", help="do not write report.html at the end")
     resume.add_argument("--quiet", action="store_true", help="no progress lines")
     resume.set_defaults(handler=handle_resume)
     status = add_command(study_sub, "status", help="trials, states, objectives, the Pareto front and the driver",
@@ -107,7 +108,7 @@ def handle_resume(args: argparse.Namespace) -> int:
     from depthdif.study.runner import StudyFailed, resume_study
 
     try:
-        outcome = resume_study(args.study_dir, address=args.address, progress=not args.quiet, report=True)
+        outcome = resume_study(args.study_dir, address=args.address, progress=not args.quiet, report=args.report)
     except StudyFailed as exc:
         print(f"depthdif: study failed: {exc}", file=sys.stderr)
         return 1
