@@ -18,21 +18,30 @@ import sys
 import traceback
 
 from depthdif import __version__
-from depthdif.commands import data, evaluate, predict, study, train
+from depthdif.commands import data, evaluate, export, predict, study, train
+from depthdif.commands.common import Parser
 from depthdif.config import ConfigError
 from depthdif.study.driver_lock import StudyLocked
 
-GROUPS = (data, train, study, evaluate, predict)
+GROUPS = (data, train, study, evaluate, export, predict)
+EXAMPLES = """examples:
+  depthdif study run studies/quickstart.yaml --resume-if-exists   # the quickstart study (re-runnable)
+  depthdif study report studies_out/quickstart                    # -> studies_out/quickstart/report.html
+  depthdif study export studies_out/quickstart --pareto --out exports/quickstart
+  depthdif predict --export exports/quickstart/trial_<id> --store data/quickstart.zarr --out pred.zarr
+  depthdif <command> --help                                       # options and examples of each command"""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="depthdif",
-        description="Conditional diffusion for subsurface ocean temperature, with Ray-scaled studies.",
+        description="Reconstruct subsurface ocean temperature from sparse Argo profiles and sea-surface "
+                    "temperature with conditional diffusion, and run the hyperparameter studies that tune it.",
+        epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"depthdif {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    sub = parser.add_subparsers(dest="command", metavar="{data,train,study,eval,predict}")
+    sub = parser.add_subparsers(dest="command", metavar="{data,train,study,eval,export,predict}")
     sub.required = True
     for group in GROUPS:
         group.register(sub)

@@ -273,5 +273,49 @@ def export_study(study_dir: str | Path, out_root: str | Path, *, trial: str | No
         raise ValueError(f"{study_dir}: no trial to export (no COMPLETE trial on the Pareto front yet)")
     for _, row in rows.iterrows():  # fail before writing anything when a target exists
         _refuse_existing(Path(out_root) / trial_folder_name(row["trial_id"]), overwrite)
-    return [export_row(row, spec.objectives, out_root, study_name=spec.name, overwrite=overwrite)
-            for _, row in tqdm(list(rows.iterrows()), desc="exporting", unit="trial", file=sys.stderr)]
+    paths = [export_row(row, spec.objectives, out_root, study_name=spec.name, overwrite=overwrite)
+             for _, row in tqdm(list(rows.iterrows()), desc="exporting", unit="trial", file=sys.stderr)]
+    from depthdif.study.dashboard import record_exports
+
+    record_exports(study_dir, spec.name, {int(n): str(p.resolve()) for n, p in zip(rows["trial_number"], paths)})
+    return paths
+
+
+# --- a `depthdif train` run --------------------------------------------------------------------
+
+def run_checkpoint(run_dir: str | Path, which: str = "best") -> tuple[Path, dict[str, Any]]:
+    """(checkpoint file, what it is) of a run dir: its best checkpoint (a study trial's
+    best_checkpoint/) when `which` is "best" and one exists, else its newest complete one."""
+    from depthdif.train.run_dir import BEST_DIR, RunDir, checkpoint_file
+
+    run = RunDir(Path(run_dir).expanduser().resolve())
+    if not run.exists():
+        raise FileNotFoundError(f"{run.path}: not a run directory (no {run.config_file.name}); "
+                                "give the folder `depthdif train` wrote (STORAGE/NAME)")
+    best = checkpoint_file(run.path / BEST_DIR)
+    if which == "best" and best.is_file():
+        record = run.best_record() or {}
+        return best, {"checkpoint": "best", "epoch": record.get("epoch"), "best_metric": record.get("metric")}
+    latest = run.latest()
+    if latest is None:
+        raise FileNotFoundError(f"{run.path}: no complete checkpoint yet (checkpoint_epoch=*/ with its manifest)")
+    return latest.file, {"checkpoint": "latest", "epoch": latest.epoch}
+
+
+def export_run(run_dir: str | Path, out_dir: str | Path, *, which: str = "best", overwrite: bool = False) -> Path:
+    """`depthdif export RUN_DIR --out DIR`: the run's checkpoint as an export folder, like a study
+    trial's (objectives.json holds the run's best-so-far validation metrics, params.json nothing)."""
+    from depthdif.train.best_metrics import better
+    from depthdif.train.run_dir import RunDir
+
+    checkpoint, chosen = run_checkpoint(run_dir, which)
+    run = RunDir(Path(run_dir).expanduser().resolve())
+    history = run.metrics()
+    last = history[-1] if history else {}
+    objectives = {k.removeprefix("best/"): {"value": v, "direction": "minimize" if better(k.removeprefix("best/"))
+                                            == "lower" else "maximize"}
+                  for k, v in last.items() if k.startswith("best/") and "depth/" not in k and "band/" not in k
+                  and isinstance(v, (int, float))}
+    extra = {"run_dir": str(run.path), "run_name": run.path.name, **chosen}
+    return export_checkpoint(checkpoint, out_dir, trial_id=None, objectives=objectives, params={},
+                             extra_metadata=extra, overwrite=overwrite)

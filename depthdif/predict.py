@@ -188,16 +188,59 @@ def invalid_mask(store: Any, time_index: int, split: str = "all") -> np.ndarray:
     return invalid
 
 
-def slab_dataset(store: Any, t: int, mean: np.ndarray, spread: np.ndarray, attrs: dict) -> xr.Dataset:
-    """One time step of the output, with the store's coordinates and CF-style attributes."""
+LEVEL_FLAG = "level_training_data"
+CONVENTIONS = "CF-1.10"
+COORD_ATTRS = {  # CF attributes every output coordinate carries, whatever the store recorded
+    "time": {"standard_name": "time", "long_name": "time", "axis": "T"},
+    "depth": {"standard_name": "depth", "long_name": "depth below the sea surface", "units": "m",
+              "positive": "down", "axis": "Z"},
+    "lat": {"standard_name": "latitude", "long_name": "latitude", "units": "degrees_north", "axis": "Y"},
+    "lon": {"standard_name": "longitude", "long_name": "longitude", "units": "degrees_east", "axis": "X"},
+}
+
+
+def level_training_flags(normalization: Any) -> np.ndarray | None:
+    """Per level: 0 trained (>= MIN_LEVEL_COUNT training pixels), 1 sparse (fewer: its std is borrowed
+    from a neighbour level), 2 no training data at all. None when the export has no counts."""
+    from depthdif.data.normalization import MIN_LEVEL_COUNT
+
+    counts = getattr(normalization, "depth_count", None)
+    if counts is None:
+        return None
+    counts = np.asarray(counts)
+    return np.where(counts == 0, 2, np.where(counts < MIN_LEVEL_COUNT, 1, 0)).astype(np.int8)
+
+
+def temperature_standard_name(store: Any) -> str:
+    """CF name of what the store's temperature is (ingest records potential or in situ on `x`)."""
+    kind = str(store.ds[S.X].attrs.get("temperature_kind", "potential")) if S.X in store.ds else "potential"
+    return "sea_water_temperature" if kind == "in_situ" else "sea_water_potential_temperature"
+
+
+def slab_dataset(store: Any, t: int, mean: np.ndarray, spread: np.ndarray, attrs: dict,
+                 level_flags: np.ndarray | None = None) -> xr.Dataset:
+    """One time step of the output, with the store's coordinates and CF attributes; the first
+    slab also carries the per-level flag (levels the model saw no training data for)."""
     coords = {"time": store.ds["time"].values[t:t + 1], "depth": store.ds["depth"].values,
               "lat": store.ds["lat"].values, "lon": store.ds["lon"].values}
     dims = S.DIMS_3D
-    ds = xr.Dataset({MEAN: (dims, mean[None]), SPREAD: (dims, spread[None])}, coords=coords, attrs=attrs)
-    ds[MEAN].attrs = {"units": "degC", "long_name": "sea water temperature, ensemble mean reconstruction"}
-    ds[SPREAD].attrs = {"units": "degC", "long_name": "sea water temperature, ensemble standard deviation"}
-    for name in ("depth", "lat", "lon"):
-        ds[name].attrs = dict(store.ds[name].attrs)
+    ds = xr.Dataset({MEAN: (dims, mean[None]), SPREAD: (dims, spread[None])}, coords=coords,
+                    attrs={"Conventions": CONVENTIONS, **attrs})
+    name = temperature_standard_name(store)
+    ds[MEAN].attrs = {"units": "degC", "standard_name": name, "cell_methods": "realization: mean",
+                      "long_name": "sea water temperature, ensemble mean reconstruction",
+                      "ancillary_variables": LEVEL_FLAG}
+    ds[SPREAD].attrs = {"units": "degC", "cell_methods": "realization: standard_deviation",
+                        "long_name": f"{name.replace('_', ' ')}, ensemble standard deviation"}
+    for coord in ("depth", "lat", "lon", "time"):
+        ds[coord].attrs = {**{k: v for k, v in store.ds[coord].attrs.items() if coord != "time" or k != "units"},
+                           **COORD_ATTRS[coord]}  # time's units belong to its encoding
+    if level_flags is not None:
+        ds[LEVEL_FLAG] = ("depth", level_flags, {
+            "long_name": "training data behind each depth level", "flag_values": np.array([0, 1, 2], np.int8),
+            "flag_meanings": "trained sparse_training_data no_training_data",
+            "comment": "1: fewer than the minimum count of training pixels (std borrowed from a neighbour level); "
+                       "2: no training pixel at this level: values there are extrapolated, not learned"})
     return ds
 
 
@@ -231,7 +274,8 @@ def predict_to_zarr(system: Any, store_path: str | Path, out: str | Path, *, spl
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        _write_slabs(system, store, windows, split, tmp, attrs, samples, seed, batch_size, progress)
+        _write_slabs(system, store, windows, split, tmp, attrs, samples, seed, batch_size, progress,
+                     level_training_flags(system.normalization))
         swap_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -267,7 +311,7 @@ def _check_compatible(system: Any, store: Any) -> None:
 
 
 def _write_slabs(system: Any, store: Any, windows: pd.DataFrame, split: str, tmp: Path, attrs: dict,
-                 samples: int, seed: int, batch_size: int, progress: bool) -> None:
+                 samples: int, seed: int, batch_size: int, progress: bool, flags: np.ndarray | None = None) -> None:
     """Accumulate windows time step by time step and append each finished slab to the Zarr."""
     nlat, nlon = store.ds.sizes["lat"], store.ds.sizes["lon"]
     taper, written = taper_window(int(windows["size"].iloc[0])), 0
@@ -278,17 +322,18 @@ def _write_slabs(system: Any, store: Any, windows: pd.DataFrame, split: str, tmp
         for number, mean, var in zip(numbers, means, variances):
             row = rows.loc[int(number)]
             while int(row["time_index"]) > slab_t:  # windows come in time order: flush finished steps
-                written = _append(store, slab, slab_t, split, tmp, attrs, written)
+                written = _append(store, slab, slab_t, split, tmp, attrs, written, flags)
                 slab, slab_t = SlabAccumulator.empty(store.n_levels, nlat, nlon), slab_t + 1
             slab.add(mean, var, int(row["y0"]), int(row["x0"]), taper)
     for t in range(slab_t, store.ds.sizes["time"]):
-        written = _append(store, slab, t, split, tmp, attrs, written)
+        written = _append(store, slab, t, split, tmp, attrs, written, flags)
         slab = SlabAccumulator.empty(store.n_levels, nlat, nlon)
 
 
-def _append(store: Any, slab: SlabAccumulator, t: int, split: str, tmp: Path, attrs: dict, written: int) -> int:
+def _append(store: Any, slab: SlabAccumulator, t: int, split: str, tmp: Path, attrs: dict, written: int,
+            flags: np.ndarray | None = None) -> int:
     mean, spread = slab.finish(invalid_mask(store, t, split))
-    ds = slab_dataset(store, t, mean, spread, attrs)
+    ds = slab_dataset(store, t, mean, spread, attrs, flags if written == 0 else None)
     with warnings.catch_warnings():  # zarr notes that consolidated metadata is not in the v3 spec yet
         warnings.filterwarnings("ignore", message="Consolidated metadata", category=UserWarning)
         if written == 0:

@@ -22,7 +22,7 @@ FRAMEWORK_HOMES = {
     "pytorch_lightning": (),
     "ray": ("train/worker.py", "train/ray_runtime.py", "study/"),
     "optuna": ("study/",),
-    "plotly": ("study/plot.py", "evaluation/report.py"),
+    "plotly": ("study/plot.py", "study/report_figures.py", "study/report_page.py", "evaluation/report.py"),
 }
 
 # Layers in data-flow order: a module may import its own layer or anything before it.

@@ -245,3 +245,33 @@ def test_overlap_blending_leaves_no_seam_at_window_borders(tiny_store, tmp_path)
     assert seam > 0.3 and inside < 1e-4  # no overlap: piecewise-constant errors, jumps at the borders only
     blended_border, blended_inside = step_ratio(None, "overlap.zarr")
     assert blended_border < 0.25 * seam and blended_border <= 1.5 * blended_inside
+
+
+def test_prediction_is_cf_described_and_flags_levels_without_training_data(tiny_store, untrained_system, tmp_path):
+    """Conventions, standard names, time axis attributes, and a per-level flag: a level the model
+    saw no training pixel of is marked 2 (issue 14), a sparsely sampled one 1."""
+    import dataclasses
+
+    from depthdif.predict import LEVEL_FLAG
+
+    counts = np.asarray(untrained_system.normalization.depth_count).copy()
+    counts[-1], counts[-2] = 0, 5  # the deepest level never seen, the next one barely
+    system = untrained_system
+    original = system.normalization
+    system.normalization = dataclasses.replace(original, depth_count=counts)
+    try:
+        out = predict_to_zarr(system, tiny_store, tmp_path / "cf.zarr", split="test", samples=1, seed=0,
+                              progress=False)
+    finally:
+        system.normalization = original
+    pred = xr.open_zarr(out, chunks=None)
+    assert pred.attrs["Conventions"].startswith("CF-")
+    assert pred[MEAN].attrs["standard_name"] == "sea_water_potential_temperature"
+    assert pred[MEAN].attrs["ancillary_variables"] == LEVEL_FLAG and "standard_name" not in pred[SPREAD].attrs
+    assert pred["time"].attrs["standard_name"] == "time" and pred["time"].attrs["axis"] == "T"
+    assert pred["time"].encoding["units"].startswith("days since") or "since" in pred["time"].encoding["units"]
+    assert pred["depth"].attrs["positive"] == "down" and pred["lat"].attrs["units"] == "degrees_north"
+    flags = pred[LEVEL_FLAG]
+    assert flags.dims == ("depth",) and flags.values.tolist() == [0] * (len(counts) - 2) + [1, 2]
+    assert flags.attrs["flag_meanings"].split() == ["trained", "sparse_training_data", "no_training_data"]
+    assert list(flags.attrs["flag_values"]) == [0, 1, 2]

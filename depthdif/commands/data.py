@@ -1,12 +1,7 @@
-"""`depthdif data {synth,info,ingest}`: make, inspect and import ocean stores.
+"""`depthdif data`: make, inspect and import ocean stores.
 
-    depthdif data synth --out data/demo.zarr                 # the embedded default (~256x256, 12 steps)
-    depthdif data synth --out /tmp/t.zarr --size 64 --times 4 --levels 8 --patch-size 16
-    depthdif data info data/demo.zarr [--verify] [--plot maps/ --step 0]
-    depthdif data ingest --out real.zarr --model glorys_*.nc --sst ostia_*.nc --argo argo/
-    depthdif data osse --truth model.nc --out osse.zarr --obs-fraction 0.02 --seed 0
-
-Heavy libraries (xarray, zarr, torch) are imported inside the handlers so `--help` stays fast.
+A store is one Zarr directory (time x depth x lat x lon temperature, Argo observations and their
+masks, EO channels, land mask) with its patch index, profile table and normalization statistics.
 """
 
 from __future__ import annotations
@@ -17,12 +12,14 @@ import time
 from pathlib import Path
 
 from depthdif.commands import data_ingest, data_osse
+from depthdif.commands.common import add_command, add_store_argument
 from depthdif.commands.split_options import add_split_arguments, split_values
 
 
 def register(sub) -> None:
-    parser = sub.add_parser("data", help="make, inspect and ingest ocean stores",
-                            description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(sub, "data", help="make, inspect and ingest ocean stores", description=__doc__,
+                         examples=["depthdif data synth --out data/demo.zarr --size 64 --times 4 --levels 16",
+                                   "depthdif data info --store data/demo.zarr --verify"])
     data_sub = parser.add_subparsers(dest="data_command", metavar="{synth,info,ingest,osse}")
     data_sub.required = True
     _register_synth(data_sub)
@@ -32,7 +29,11 @@ def register(sub) -> None:
 
 
 def _register_synth(data_sub) -> None:
-    p = data_sub.add_parser("synth", help="write a realistic synthetic ocean store (deterministic by seed)")
+    p = add_command(data_sub, "synth", help="write a realistic synthetic ocean store (deterministic by seed)",
+                    description="The embedded synthetic ocean: Levitus climatology background, thermocline displaced "
+                                "by eddies and fronts, bathymetry and coasts, L4-like SST, drifting Argo-like floats.",
+                    examples=["depthdif data synth --out data/demo.zarr",
+                              "depthdif data synth --out /tmp/t.zarr --size 64 --times 4 --levels 8 --patch-size 16"])
     p.add_argument("--out", required=True, type=Path, help="store directory (refused if it exists)")
     p.add_argument("--size", type=int, default=256, help="grid edge in pixels (N x N; default 256)")
     p.add_argument("--times", type=int, default=12, help="time steps (default 12)")
@@ -44,7 +45,8 @@ def _register_synth(data_sub) -> None:
     p.add_argument("--eo-channels", default="sst", help="comma-separated from sst,sss,adt (default sst)")
     p.add_argument("--chunk", type=int, default=None,
                    help="Zarr chunk edge in pixels (default: chosen for the windows, see data/chunking.py)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic ocean and floats (default 0); "
+                   "the same seed and sizes give the same store")
     p.add_argument("--climatology", type=Path, default=None,
                    help="Levitus-format NetCDF (default: the copy shipped in depthdif/resources)")
     add_split_arguments(p)
@@ -54,8 +56,13 @@ def _register_synth(data_sub) -> None:
 
 
 def _register_info(data_sub) -> None:
-    p = data_sub.add_parser("info", help="summarize a store: dims, splits, patches, profiles, statistics")
-    p.add_argument("store", help="a store directory or an fsspec URI (s3://bucket/ocean.zarr)")
+    p = add_command(data_sub, "info", help="summarize a store: dims, splits, patches, profiles, statistics",
+                    description="Dimensions, splits, patches per split, profiles, per-depth statistics, time axis; "
+                                "--verify also decodes every chunk; --plot writes depth maps of one step.",
+                    examples=["depthdif data info --store data/quickstart.zarr --plot maps/ --step 0",
+                              "depthdif data info --store s3://bucket/ocean.zarr --verify"])
+    p.add_argument("store_positional", nargs="?", metavar="STORE", help=argparse.SUPPRESS)
+    add_store_argument(p, required=False)
     p.add_argument("--verify", action="store_true", help="also read every chunk: checksums, and values finite "
                    "and physically plausible wherever the valid masks say valid")
     p.add_argument("--plot", type=Path, default=None, metavar="DIR",
@@ -94,7 +101,9 @@ def handle_synth(args: argparse.Namespace) -> int:
 def handle_info(args: argparse.Namespace) -> int:
     from depthdif.data.store import OceanStore
 
-    store = OceanStore.open(args.store)
+    if bool(args.store) == bool(args.store_positional):
+        raise ValueError("data info: give the store once, as --store STORE")
+    store = OceanStore.open(args.store or args.store_positional)
     report = store.verify(progress=True) if args.verify else None
     print(store.summary())
     print(time_axis_text(store.ds["time"].values))
@@ -103,7 +112,7 @@ def handle_info(args: argparse.Namespace) -> int:
     if args.plot is not None:
         from depthdif.data.depth_maps import write_depth_maps
 
-        paths = write_depth_maps(store.ds, args.plot, step=args.step, title=str(args.store))
+        paths = write_depth_maps(store.ds, args.plot, step=args.step, title=str(args.store or args.store_positional))
         print(f"wrote {len(paths)} files to {args.plot} (open {paths[0].name})", file=sys.stderr)
     return 0
 

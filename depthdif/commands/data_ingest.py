@@ -1,21 +1,19 @@
-"""`depthdif data ingest`: real model / SST / Argo files into one store.
-
-Parses the flags into an `IngestSpec` and calls `depthdif.data.ingest.ingest` (imported lazily,
-so `depthdif --help` stays fast).
-"""
+"""`depthdif data ingest`: real model / SST / Argo files into one store."""
 
 from __future__ import annotations
 
 import argparse
 
+from depthdif.commands.common import add_command
 from depthdif.commands.split_options import add_split_arguments, split_spec
 
 ARGO_FORMATS = ("auto", "table", "erddap", "gdac")
 
 
 def register(data_sub) -> None:
-    parser = data_sub.add_parser(
-        "ingest", help="ingest model fields, SST and Argo profiles into a store",
+    parser = add_command(
+        data_sub, "ingest", examples=["depthdif data ingest --out real.zarr --model glorys_*.nc --sst ostia_*.nc --argo argo/",
+                                      "depthdif data ingest --out argo.zarr --argo argo/ --grid=-60,-35,0,50,1 --time-step 30D"], help="ingest model fields, SST and Argo profiles into a store",
         description="Build a store from real files, streamed one time step at a time. A model field on "
                     "a regular grid is kept as is (y is not regridded unless --regrid); curvilinear "
                     "grids (ROMS, NEMO) are resampled with pyresample and s-levels converted to depth. "
@@ -53,9 +51,10 @@ def register(data_sub) -> None:
     grid.add_argument("--depths", default="glorys",
                       help="'glorys' (the model's z-levels, else the 50 GLORYS12 levels), a file, or metres "
                            "separated by commas")
-    grid.add_argument("--patch-size", type=int, default=16)
+    grid.add_argument("--patch-size", type=int, default=16, help="window edge in pixels (default 16)")
     grid.add_argument("--stride", type=int, default=None, help="window stride (default: patch size)")
-    grid.add_argument("--max-land-fraction", type=float, default=0.5)
+    grid.add_argument("--max-land-fraction", type=float, default=0.5,
+                      help="windows with a larger share of land pixels are left out of the patch index (default 0.5)")
     time = parser.add_argument_group("time axis")
     time.add_argument("--time-from", choices=("glorys", "ostia", "argo"), default=None,
                       help="whose dates make the axis (default: the model's, else Argo's span, else the SST's)")

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+from depthdif.commands.common import add_command
 from depthdif.commands.split_options import add_split_arguments, split_spec
 
 
 def register(data_sub) -> None:
-    p = data_sub.add_parser(
-        "osse", help="sample Argo-like floats from a dense model field (observing-system simulation)",
+    p = add_command(
+        data_sub, "osse", examples=["depthdif data osse --truth model.nc --out osse.zarr --obs-fraction 0.02 --seed 0"], help="sample Argo-like floats from a dense model field (observing-system simulation)",
         description="Fly Argo-like floats over a model field taken as truth and write a store: y is the "
                     "dense field on the store grid, x the floats' profiles (drifting tracks, one profile per "
                     "cycle, reach ~2000 m above the sea floor, sensor noise), EO the truth's top level (or "
@@ -37,13 +38,14 @@ def register(data_sub) -> None:
     eo.add_argument("--sst", nargs="+", default=[], metavar="FILE", help="a real SST as EO instead of the truth's top")
     eo.add_argument("--no-eo", action="store_true", help="no EO condition (eo_valid_mask 0)")
     p.add_argument("--eo-noise", type=float, default=0.0, help="std of noise added to the truth-top EO (degC)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--patch-size", type=int, default=16)
-    p.add_argument("--stride", type=int, default=None)
-    p.add_argument("--max-land-fraction", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0, help="random seed of the float tracks, profiles and noise (default 0)")
+    p.add_argument("--patch-size", type=int, default=16, help="window edge in pixels (default 16)")
+    p.add_argument("--stride", type=int, default=None, help="window stride (default: the patch size)")
+    p.add_argument("--max-land-fraction", type=float, default=0.5,
+                   help="windows with a larger share of land pixels are left out of the patch index (default 0.5)")
     add_split_arguments(p)
-    p.add_argument("--overwrite", action="store_true")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing store at --out (ours only)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
     p.set_defaults(handler=run)
 
 

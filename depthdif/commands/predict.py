@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import argparse
 
+from depthdif.commands.common import add_command, add_store_argument
+
 SPLITS = ("all", "train", "val", "test")
 
 
 def register(sub) -> None:
-    parser = sub.add_parser(
-        "predict", help="reconstruct a store's gridded temperature with an exported model",
+    parser = add_command(
+        sub, "predict", examples=["depthdif predict --export exports/quickstart/trial_<id> --store data/quickstart.zarr "
+                                  "--out pred.zarr --samples 4",
+                                  "depthdif predict --export exports/pixel-demo --store data/quickstart.zarr --out test.zarr "
+                                  "--split test --stride 4"], help="reconstruct a store's gridded temperature with an exported model",
         description="Tiles the grid with overlapping windows (every --stride pixels), samples each with the "
                     "exported model (K seeded members), de-normalizes, blends the windows with a Hann taper "
                     "(no seams at window borders) and writes temperature_mean and "
                     "temperature_spread (time, depth, lat, lon; degC; NaN where uncovered, land or below "
                     "the sea floor) as Zarr. Needs only the export folder, never the study directory.")
-    parser.add_argument("--export", required=True, metavar="DIR", help="an export folder (trial_<id>/)")
-    parser.add_argument("--store", required=True, metavar="STORE", help="a depthdif Zarr store")
+    parser.add_argument("--export", required=True, metavar="DIR", help="an export folder: trial_<id>/ of `study "
+                        "export`, or what `depthdif export RUN_DIR` wrote")
+    add_store_argument(parser)
     parser.add_argument("--out", required=True, metavar="PRED.zarr", help="output Zarr (written atomically)")
     parser.add_argument("--split", choices=SPLITS, default="all",
                         help="pixels to write: every ocean pixel (all) or those of one split's windows")

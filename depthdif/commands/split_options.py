@@ -17,8 +17,9 @@ def add_split_arguments(parser: argparse.ArgumentParser, time_block_default: int
     group.add_argument("--time-block", type=int, default=time_block_default, metavar="STEPS",
                        help=f"time block length in steps (default {time_block_default}; >= the number of "
                             "steps: pure spatial blocking, which never leaks in time)")
-    group.add_argument("--val-fraction", type=float, default=0.15)
-    group.add_argument("--test-fraction", type=float, default=0.15)
+    group.add_argument("--val-fraction", type=float, default=0.15, help="share of blocks in the val split (default 0.15)")
+    group.add_argument("--test-fraction", type=float, default=0.15,
+                       help="share of blocks in the test split (default 0.15)")
     group.add_argument("--split-seed", type=int, default=None, help="seed of the block assignment (default: --seed or 0)")
     group.add_argument("--decorrelation-days", type=float, default=15.0,
                        help="a val/test window leaks when it shares pixels with a train window closer in time "

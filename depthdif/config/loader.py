@@ -7,6 +7,7 @@ Every config error names the file, the dotted key and what is allowed, so a typo
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import types
 import typing
@@ -119,7 +120,7 @@ def _build(cls: type[T], data: dict, source: str, prefix: str = "") -> T:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = f"{prefix}.{unknown[0]}" if prefix else unknown[0]
-        raise ConfigError(source, key, f"unknown key; allowed keys here: {sorted(fields)}")
+        raise ConfigError(source, key, f"unknown key; {did_you_mean(unknown[0], fields)}allowed keys here: {sorted(fields)}")
     kwargs = {}
     for name, value in data.items():
         key = f"{prefix}.{name}" if prefix else name
@@ -157,6 +158,12 @@ def _drop_retired(cls: type, data: dict, source: str, prefix: str) -> dict:
         key = f"{prefix}.{name}" if prefix else name
         warnings.warn(f"{source}: {key} is retired and ignored: {retired[name]}", FutureWarning, stacklevel=4)
     return {k: v for k, v in data.items() if k not in found}
+
+
+def did_you_mean(word: str, allowed) -> str:
+    """`did you mean 'lr'? ` for a close allowed name, else ''."""
+    close = difflib.get_close_matches(word, list(allowed), n=2, cutoff=0.6)
+    return f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
 
 
 def from_dict(cls: type[T], data: dict | None, source: str = "<dict>") -> T:
@@ -209,7 +216,8 @@ def field_type(cls: type, dotted: str, source: str = "--set") -> Any:
             raise ConfigError(source, ".".join(parts[:i]), f"is a value, not a section (it has no key {part!r})")
         names = sorted(f.name for f in dataclasses.fields(tp))
         if part not in names:
-            raise ConfigError(source, ".".join(parts[: i + 1]), f"unknown key; allowed keys here: {names}")
+            raise ConfigError(source, ".".join(parts[: i + 1]),
+                              f"unknown key; {did_you_mean(part, names)}allowed keys here: {names}")
         tp = _strip_optional(typing.get_type_hints(tp)[part])
     return tp
 

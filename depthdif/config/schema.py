@@ -287,6 +287,19 @@ class EvaluationConfig:
 
 
 @dataclass
+class LoggingConfig:
+    """Where a run's per-epoch metrics go besides metrics.jsonl and the CSV log (always written).
+
+    tensorboard: `<run_dir>/tensorboard/` (`tensorboard --logdir` the run's or study's folder);
+    mlflow: a local MLflow file store, no server (`pip install -e '.[mlflow]'`), by default
+    `<run_dir>/../mlruns`, i.e. shared by the runs of one storage folder or one study."""
+
+    backend: Literal["csv", "tensorboard", "mlflow"] = "csv"
+    mlflow_tracking_uri: str | None = None  # e.g. file:///abs/path/mlruns; None: beside the run dirs
+    mlflow_experiment: str | None = None  # None: the study's name for trials, else "depthdif"
+
+
+@dataclass
 class RayConfig:
     """How a training run is placed on Ray (local runtime unless an address is given)."""
 
@@ -311,6 +324,7 @@ class ExperimentConfig:
     latent: LatentConfig = field(default_factory=LatentConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
     ray: RayConfig = field(default_factory=RayConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
     debug: DebugConfig = field(default_factory=DebugConfig)
 
     def check(self) -> None:

@@ -101,7 +101,7 @@ KIND_NAMES = {"pixel": _diffusion_names, "latent": _latent_names, "ae": _ae_name
 
 def emitted_metrics(kind: str, cfg: ExperimentConfig, n_levels: int | None = None) -> MetricNames:
     """What a trial of `kind` trained with `cfg` reports (trainer metrics + config-derived ones)."""
-    from .trial import CONFIG_METRICS
+    from .config_metrics import CONFIG_METRICS
 
     names = KIND_NAMES[kind](cfg) | set(COST_METRICS)
     names |= {key for key, derive in CONFIG_METRICS.items() if derive(kind, cfg) is not None}

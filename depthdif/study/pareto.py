@@ -224,8 +224,16 @@ def param_columns(results: pd.DataFrame) -> list[str]:
 
 
 def front_table(result: ParetoResult, max_rows: int = 50) -> str:
-    """The front as a plain-text table: trial, objectives, parameters."""
-    keep = ["trial_id", "trial_number", *result.columns, *param_columns(result.front)]
-    table = result.front[[c for c in keep if c in result.front.columns]].head(max_rows)
-    arrows = {c: f"{c} ({'↓' if d == 'minimize' else '↑'})" for c, d in zip(result.columns, result.directions)}
-    return table.rename(columns=arrows).to_string(index=False)
+    """The front as a compact plain-text table: trial, objectives (with units), parameters by
+    their last name part (the full dotted keys are in pareto.parquet)."""
+    from .units import metric_unit
+
+    params = param_columns(result.front)
+    short = {c: c.removeprefix("param/").rsplit(".", 1)[-1] for c in params}
+    if len(set(short.values())) < len(short):  # two keys end alike: keep their dotted names
+        short = {c: c.removeprefix("param/") for c in params}
+    names = {c: f"{m} ({metric_unit(m) + ', ' if metric_unit(m) else ''}{'↓' if d == 'minimize' else '↑'})"
+             for m, c, d in zip(result.metrics, result.columns, result.directions)}
+    table = result.front[["trial_number", "trial_id", *result.columns, *params]].head(max_rows)
+    table = table.rename(columns={"trial_number": "#", "trial_id": "trial", **names, **short})
+    return table.to_string(index=False, float_format=lambda v: f"{v:.4g}")

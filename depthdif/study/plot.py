@@ -19,6 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from depthdif.study.pareto import ParetoResult, param_columns
+from depthdif.study.units import axis_title
 from depthdif.atomic import atomic_path
 
 PARETO_HTML, HYPERVOLUME_HTML, PARETO_PNG = "pareto.html", "hypervolume.html", "pareto.png"
@@ -45,8 +46,11 @@ def _short(value) -> str:
 
 
 def _axis_title(result: ParetoResult, i: int) -> str:
-    arrow = "↓ better" if result.directions[i] == "minimize" else "↑ better"
-    return f"{result.metrics[i]} ({arrow})"
+    """`val/rmse_withheld (°C, ↓ better)`: the metric, its unit and which way is better."""
+    return axis_title(result.metrics[i], result.directions[i])
+
+
+OTHER_NAME, TRIALS_NAME, FRONT_NAME = "other trials (failed / pruned / running)", "trials", "Pareto front"
 
 
 def _groups(result: ParetoResult) -> list[tuple[str, pd.DataFrame, dict]]:
@@ -54,20 +58,26 @@ def _groups(result: ParetoResult) -> list[tuple[str, pd.DataFrame, dict]]:
     has_values = trials[list(result.columns)].notna().all(axis=1)
     other = trials[~trials["eligible"] & has_values]
     return [
-        ("other trials (failed / pruned / running)", other, {"color": OTHER_COLOR, "symbol": "x", "size": 7}),
-        ("trials", trials[trials["eligible"] & ~trials["on_front"]], {"color": TRIAL_COLOR, "size": 8}),
-        ("Pareto front", trials[trials["on_front"]], {"color": FRONT_COLOR, "size": 11,
-                                                       "line": {"width": 1, "color": "black"}}),
+        (OTHER_NAME, other, {"color": OTHER_COLOR, "symbol": "x", "size": 7}),
+        (TRIALS_NAME, trials[trials["eligible"] & ~trials["on_front"]], {"color": TRIAL_COLOR, "size": 8}),
+        (FRONT_NAME, trials[trials["on_front"]], {"color": FRONT_COLOR, "size": 11,
+                                                  "line": {"width": 1, "color": "black"}}),
     ]
 
 
-def pareto_figure(result: ParetoResult, title: str = "Pareto front") -> go.Figure:
-    """All trials with the front highlighted; the layout depends on the number of objectives."""
+def pareto_figure(result: ParetoResult, title: str = "Pareto front", color_by: str | None = None) -> go.Figure:
+    """All trials with the front highlighted; the layout depends on the number of objectives.
+
+    `color_by`: a parameter (dotted key) whose value colours the complete trials; a menu on the
+    figure switches to any other numeric parameter."""
     n = len(result.columns)
     fig = go.Figure()
     for name, rows, marker in _groups(result):
         if rows.empty:
             continue
+        if color_by is not None and name != OTHER_NAME:
+            marker = {**marker, **color_marker(rows, color_by, color_limits(result.trials, color_by),
+                                               show_scale=name == FRONT_NAME)}
         text = hover_text(rows, result)
         common = {"name": name, "mode": "markers", "marker": marker, "text": text, "hoverinfo": "text"}
         if n == 1:
@@ -85,10 +95,60 @@ def pareto_figure(result: ParetoResult, title: str = "Pareto front") -> go.Figur
     reference = _reference_line(result) if n == 2 else None
     if reference is not None:
         fig.add_trace(reference)
+    if color_by is not None:
+        add_color_menu(fig, result, color_by)
     _label_axes(fig, result, n)
     fig.update_layout(title=f"{title}: {len(result.front)} of {int(result.trials['eligible'].sum())} "
                             f"complete trials on the front", template="plotly_white")
     return fig
+
+
+def numeric_params(trials: pd.DataFrame) -> list[str]:
+    """Parameters (dotted keys) with numeric values: the ones a colour scale can show."""
+    keys = []
+    for column in param_columns(trials):
+        values = pd.to_numeric(trials[column], errors="coerce")
+        if values.notna().any() and not trials[column].map(lambda v: isinstance(v, (bool, np.bool_))).any():
+            keys.append(column.removeprefix("param/"))
+    return keys
+
+
+def color_marker(rows: pd.DataFrame, param: str, limits: tuple[float, float], show_scale: bool) -> dict:
+    """Marker settings colouring `rows` by a parameter on one shared scale (Viridis, `limits`)."""
+    values = pd.to_numeric(rows.get(f"param/{param}"), errors="coerce")
+    marker = {"color": values.tolist(), "colorscale": "Viridis", "cmin": limits[0], "cmax": limits[1],
+              "showscale": show_scale}
+    if show_scale:
+        marker["colorbar"] = {"title": {"text": param}, "len": 0.8}
+    return marker
+
+
+def color_limits(trials: pd.DataFrame, param: str) -> tuple[float, float]:
+    """The parameter's range over the complete trials (one scale for front and non-front points)."""
+    values = pd.to_numeric(trials.loc[trials["eligible"], f"param/{param}"], errors="coerce").dropna()
+    return (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+
+
+def add_color_menu(fig: go.Figure, result: ParetoResult, color_by: str) -> None:
+    """A menu above the figure to colour the complete trials by another numeric parameter."""
+    groups = {name: rows for name, rows, _ in _groups(result)}
+    indices = [i for i, t in enumerate(fig.data) if t.name in (TRIALS_NAME, FRONT_NAME)]
+    params = numeric_params(result.trials)
+    buttons = []
+    for param in params:
+        lo, hi = color_limits(result.trials, param)
+        colors = [pd.to_numeric(groups[fig.data[i].name].get(f"param/{param}"), errors="coerce").tolist()
+                  for i in indices]
+        buttons.append({"label": param, "method": "restyle", "args": [
+            {"marker.color": colors, "marker.cmin": lo, "marker.cmax": hi, "marker.colorbar.title.text": param},
+            indices]})
+    fig.update_layout(legend={"orientation": "h", "x": 0, "y": -0.18, "yanchor": "top"})
+    if len(buttons) > 1:
+        active = params.index(color_by) if color_by in params else 0
+        fig.update_layout(updatemenus=[{"buttons": buttons, "direction": "down", "active": active, "x": 0.09,
+                                        "xanchor": "left", "y": 1.0, "yanchor": "bottom", "pad": {"b": 6}}],
+                          annotations=[{"text": "colour by", "showarrow": False, "xref": "paper", "yref": "paper",
+                                        "x": 0.0, "y": 1.0, "yanchor": "bottom", "yshift": 12}])
 
 
 def _front_steps(result: ParetoResult) -> go.Scatter:

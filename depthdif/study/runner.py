@@ -28,7 +28,6 @@ import optuna
 import pandas as pd
 import ray
 from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
 from ray import tune
 from ray.tune.search import ConcurrencyLimiter
 
@@ -39,7 +38,9 @@ from depthdif.data.store_origin import StoreOrigin, refuse_foreign_store, store_
 from depthdif.ownership import STUDY_MARKERS, refuse_foreign
 from depthdif.train.ray_runtime import ensure_ray
 
+from .dashboard import JOURNAL_FILE, create_named_study, dashboard_hint, journal_storage
 from .driver_lock import hold_driver_lock
+from .existing import TUNE_DIR, budget_met, refuse_other_study, study_exists
 from .progress import FailureGuard, StudyRecorder
 from .results import close_orphans, objective_key, read_results
 from .search_space import DefineByRun, base_values
@@ -48,8 +49,6 @@ from .spec import StudySpec, max_epochs, read_study_dir, save_study_spec, study_
 from .trial import TrialSetup, make_trainable
 from .warm_start import prefill, warm_start_trials
 
-TUNE_DIR = "tune"
-JOURNAL_FILE = "optuna.journal"
 
 
 class StudyFailed(RuntimeError):
@@ -67,40 +66,54 @@ class StudyOutcome:
 
 
 def run_study(spec: StudySpec, *, address: str | None = None, warm_start: str | os.PathLike | None = None,
-              progress: bool = True) -> StudyOutcome:
-    """Start a new study in `<spec.storage>/<spec.name>` and run it to its budget (one driver only)."""
+              progress: bool = True, resume_if_exists: bool = False, report: bool = False) -> StudyOutcome:
+    """Start a new study in `<spec.storage>/<spec.name>` and run it to its budget (one driver only).
+
+    `resume_if_exists`: when that study was started before (same spec), resume it instead, or
+    only report when its budget is met; a different study under the name is refused.
+    `report`: write STUDY_DIR/report.html at the end (the CLI does; it fits the baselines)."""
     study_dir = study_dir_of(spec)
+    if resume_if_exists and study_exists(study_dir):
+        refuse_other_study(spec, study_dir)
+        print(f"{study_dir}: the study exists; resuming it", file=sys.stderr)
+        return resume_study(study_dir, address=address, progress=progress, report=report)
     space = spec.space()
     warm = warm_start_trials(warm_start, space, spec.objectives) if warm_start else []
     make_study_dir(study_dir)
     with hold_driver_lock(study_dir, "study run", take_over_stale=False):
         if (study_dir / TUNE_DIR).exists() or (study_dir / JOURNAL_FILE).exists():
             raise FileExistsError(f"{study_dir}: a study already exists there; continue it with "
-                                  f"`depthdif study resume {study_dir}` or pick another --name")
+                                  f"`depthdif study resume {study_dir}` (or run again with --resume-if-exists), "
+                                  "or pick another --name")
         ensure_store(spec)
         save_study_spec(spec, study_dir)
         storage = optuna_storage(study_dir)
+        study = create_named_study(storage, spec.name, spec.directions, spec.metrics)
         if warm:
-            study = optuna.create_study(storage=storage, study_name=spec.name, directions=spec.directions)
             added = prefill(study, warm)
             print(f"warm start: {added} trial(s) from {warm_start}", file=sys.stderr)
         started = start_ray(address)
         try:
             searcher = build_searcher(spec, storage)
             tuner = build_tuner(spec, study_dir, searcher, progress)
-            return _fit(tuner, spec, study_dir)
+            return _fit(tuner, spec, study_dir, report)
         finally:
             if started:
                 ray.shutdown()
 
 
-def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, progress: bool = True) -> StudyOutcome:
-    """Continue a study whose driver died: finished trials kept, running ones re-run or resumed."""
+def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, progress: bool = True,
+                 report: bool = False) -> StudyOutcome:
+    """Continue a study whose driver died: finished trials kept, running ones re-run or resumed.
+    A study whose budget is met starts nothing (no Ray): its report is refreshed."""
     study_dir = Path(study_dir).resolve()
     spec = read_study_dir(study_dir)
     with hold_driver_lock(study_dir, "study resume", take_over_stale=True) as dead:
         if dead is not None:
             print(f"taking over from a driver that died: {dead.describe()}", file=sys.stderr)
+        if budget_met(study_dir, spec.trials):
+            print(f"{study_dir}: all {spec.trials} trials finished; nothing to run", file=sys.stderr)
+            return _finish(spec, study_dir, read_results(study_dir), report)
         tune_path = study_dir / TUNE_DIR
         if not tune.Tuner.can_restore(str(tune_path)):
             raise FileNotFoundError(f"{tune_path}: no Ray Tune experiment state to resume (the driver died "
@@ -111,7 +124,7 @@ def resume_study(study_dir: str | os.PathLike, *, address: str | None = None, pr
             setup = TrialSetup.from_spec(spec, study_dir)
             tuner = tune.Tuner.restore(str(tune_path), trainable=make_trainable(setup),
                                        resume_unfinished=True, resume_errored=True)
-            return _fit(tuner, spec, study_dir)
+            return _fit(tuner, spec, study_dir, report)
         finally:
             if started:
                 ray.shutdown()
@@ -129,7 +142,15 @@ def make_study_dir(study_dir: Path) -> None:
     os.chmod(study_dir, 0o700)  # exactly 0700 whatever the umask
 
 
-def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
+def print_hints(study_dir: Path) -> None:
+    """Where to look while (and after) a study runs: dashboard, TensorBoard, the report."""
+    print(dashboard_hint(study_dir), file=sys.stderr)
+    print(f"TensorBoard: tensorboard --logdir {study_dir}  (trials log there with logging.backend: tensorboard)",
+          file=sys.stderr, flush=True)
+
+
+def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path, report: bool) -> StudyOutcome:
+    print_hints(study_dir)
     grid = tuner.fit()
     trials = [r.metrics.get("trial_id") if r.metrics else None for r in grid]
     if grid.num_terminated + grid.num_errors == len(grid):  # nothing left to resume
@@ -144,6 +165,20 @@ def _fit(tuner: tune.Tuner, spec: StudySpec, study_dir: Path) -> StudyOutcome:
         stopped = " (the study stopped early)" if len(finished) < spec.trials else ""
         raise StudyFailed(f"{study_dir}: all {len(finished)} finished trials failed{stopped}; first error "
                           f"(trial #{first['trial_number']} {first['trial_id']}): {first['error']}")
+    return _finish(spec, study_dir, results, report)
+
+
+def _finish(spec: StudySpec, study_dir: Path, results: pd.DataFrame, report: bool) -> StudyOutcome:
+    """The end of a driver's work: the report (a failure to draw it never fails the study), hints."""
+    if report:
+        from .report import write_report
+
+        try:
+            print(f"wrote {write_report(study_dir)}", file=sys.stderr)
+        except Exception as exc:  # noqa: BLE001 - the trials are safe; say why the page is missing
+            print(f"report not written: {type(exc).__name__}: {exc} (retry: depthdif study report {study_dir})",
+                  file=sys.stderr)
+    print_hints(study_dir)
     return StudyOutcome(study_dir, results)
 
 
@@ -212,7 +247,7 @@ def _refuse_other_synthesis(origin: StoreOrigin, synth: Any) -> None:
 
 def optuna_storage(study_dir: Path) -> JournalStorage:
     """A journal file any Optuna tool can open (`optuna.load_study(storage=JournalStorage(...))`)."""
-    return JournalStorage(JournalFileBackend(str(Path(study_dir) / JOURNAL_FILE)))
+    return journal_storage(study_dir)
 
 
 def start_ray(address: str | None) -> bool:
@@ -248,7 +283,8 @@ def build_scheduler(spec: StudySpec) -> Any:
 def build_tuner(spec: StudySpec, study_dir: Path, searcher: StudySearcher, progress: bool) -> tune.Tuner:
     setup = TrialSetup.from_spec(spec, study_dir)
     guard = FailureGuard(threshold=min(spec.trials, spec.fail_fast_after))
-    recorder = StudyRecorder(study_dir, spec.objectives, spec.trials, setup.footprint(), guard, progress)
+    recorder = StudyRecorder(study_dir, spec.objectives, spec.trials, setup.footprint(), guard, progress,
+                             study_name=spec.name)
     return tune.Tuner(
         make_trainable(setup),
         tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(searcher, max_concurrent=spec.concurrency),

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import optuna
 from ray.tune.search.optuna import OptunaSearch
 
+from .dashboard import CHECKPOINT_ATTR, RUN_DIR_ATTR
 from .results import objective_key
 from .spec import Objective, SamplerSpec
 
@@ -122,6 +123,9 @@ class StudySearcher(OptunaSearch):
         outcome = classify_outcome(result, error, self.objectives)
         ot_trial.set_user_attr("ray_trial_id", trial_id)
         ot_trial.set_user_attr(FIDELITY, outcome.fidelity)
+        for key in (RUN_DIR_ATTR, CHECKPOINT_ATTR):  # the dashboard links a trial to its files
+            if (result or {}).get(key):
+                ot_trial.set_user_attr(key, str(result[key]))
         if outcome.error:
             ot_trial.set_user_attr(ERROR, outcome.error[:2000])
         if outcome.state == "PRUNED":  # kept for inspection, never as the trial's values

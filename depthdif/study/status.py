@@ -22,6 +22,7 @@ from .results import PARAM_PREFIX, STATES, is_orphan, objective_key, read_result
 from .spec import Objective, read_study_dir
 
 DEAD_DRIVER = "driver dead"
+PARETO_MARK = "*"
 
 
 @dataclass(frozen=True)
@@ -93,10 +94,47 @@ def format_status(status: StudyStatus, max_rows: int = 40) -> str:
         lines.append("best: no COMPLETE trial yet")
     rows = status.table.to_dict("records")[-max_rows:] if max_rows > 0 else []
     metrics = [o.metric for o in status.objectives]
+    front = pareto_numbers(status)
+    if rows and front:
+        lines.append(f"{PARETO_MARK} = on the Pareto front ({len(front)} trial(s))")
     for row in rows:
         if status.driver.dead and row.get("state") == "RUNNING":
             row = {**row, "state": f"RUNNING ({DEAD_DRIVER})"}
-        lines.append(format_trial_line(row, metrics))
+        mark = PARETO_MARK if int(row.get("trial_number", -1)) in front else " "
+        lines.append(f"{mark} {format_trial_line(row, metrics)}")
+    return "\n".join(lines)
+
+
+def pareto_numbers(status: StudyStatus) -> set[int]:
+    """Trial numbers on the Pareto front of the study's COMPLETE trials."""
+    from .pareto import compute_pareto
+
+    if not status.counts.get("COMPLETE"):
+        return set()
+    result = compute_pareto(status.table, list(status.objectives))
+    return {int(n) for n in result.front["trial_number"]}
+
+
+def format_study_list(storage: str | os.PathLike) -> str:
+    """One line per study directory below `storage`: name, kind, progress, best, driver."""
+    storage = Path(storage)
+    if not storage.is_dir():
+        raise FileNotFoundError(f"{storage}: no such storage folder")
+    found = sorted(p for p in storage.iterdir() if (p / "study.yaml").is_file())
+    if not found:
+        return f"{storage}: no study directories (folders holding study.yaml)"
+    lines = []
+    for folder in found:
+        try:
+            status = study_status(folder)
+        except (OSError, ValueError) as exc:
+            lines.append(f"{folder.name}: unreadable ({exc})")
+            continue
+        best = ", ".join(f"{b.metric}={b.value:.4g}" for b in status.best) or "no COMPLETE trial"
+        driver = "running" if status.driver.alive else (DEAD_DRIVER if status.driver.dead else "idle")
+        report = "  report.html" if (folder / "report.html").exists() else ""
+        lines.append(f"{folder.name:<20} {status.kind:<6} {status.finished}/{status.budget} finished  "
+                     f"best {best}  driver {driver}{report}")
     return "\n".join(lines)
 
 

@@ -33,26 +33,12 @@ from depthdif.config import ExperimentConfig, from_dict
 from depthdif.config.loader import apply_overrides
 from depthdif.train.run_dir import RunDir, checkpoint_file
 
+from .config_metrics import CONFIG_METRICS
 from .results import objective_key
 from .searcher import ERROR, FAILED, FIDELITY, MAX_FIDELITY, TRIAL_NUMBER
 from .spec import Objective, StudySpec, max_epochs
 
 TRAIN_DRIVER_CPU = 0.01  # a trial that only drives a TorchTrainer holds (almost) nothing
-
-
-def _latent_channels(kind: str, cfg: ExperimentConfig) -> float | None:
-    # A latent run with an AE checkpoint takes the checkpoint's own `ae` config: only the trainer
-    # knows its width then, so nothing is derived here (the trainer's metric is used if logged).
-    if kind == "ae" or (kind == "latent" and cfg.latent.ae_checkpoint is None):
-        return float(cfg.ae.latent_channels)
-    return None
-
-
-# Objectives derivable from the trial's config (model size); a metric the trainer logs wins.
-CONFIG_METRICS: dict[str, Callable[[str, ExperimentConfig], float | None]] = {
-    "model/latent_channels": _latent_channels,
-    "model/unet_base_channels": lambda kind, cfg: float(cfg.model.unet.base_channels),
-}
 
 
 @dataclass(frozen=True)
@@ -94,6 +80,8 @@ def trial_config(setup: TrialSetup, config: dict[str, Any]) -> ExperimentConfig:
     """Base config with the sampled params applied by their dotted names (validated once, here)."""
     placement = {"ray.num_workers": setup.workers, "ray.cpus_per_worker": setup.cpus_per_worker,
                  "ray.gpus_per_worker": setup.gpus_per_worker}
+    if not (setup.experiment.get("logging") or {}).get("mlflow_experiment"):
+        placement["logging.mlflow_experiment"] = Path(setup.runs_dir).parent.name  # the study's name
     data = apply_overrides(setup.experiment, {**sampled_params(config), **placement}, ExperimentConfig)
     return from_dict(ExperimentConfig, data, "study base config + trial params")
 

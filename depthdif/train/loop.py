@@ -106,14 +106,13 @@ def prepare(kind: str, cfg: ExperimentConfig, placement: Placement,
 def build_trainer(cfg: ExperimentConfig, run: RunDir, placement: Placement, max_epochs: int,
                   callbacks: list[pl.Callback]) -> pl.Trainer:
     """A Lightning Trainer configured from `training.*`; checkpoints are ours, not Lightning's."""
-    from lightning.pytorch.loggers import CSVLogger
+    from depthdif.train.loggers import make_loggers
 
     t = cfg.training
-    save_dir, name = run.lightning_log
     return pl.Trainer(
         max_epochs=max_epochs, accelerator=placement.accelerator, devices=placement.devices,
         strategy=placement.strategy, plugins=placement.plugins or None, callbacks=callbacks,
-        logger=CSVLogger(save_dir=str(save_dir), name=name), precision=t.precision,
+        logger=make_loggers(cfg, run), precision=t.precision,
         gradient_clip_val=t.grad_clip, limit_train_batches=t.limit_train_batches,
         limit_val_batches=t.limit_val_batches, check_val_every_n_epoch=t.val_every_n_epochs,
         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,

@@ -121,8 +121,11 @@ def check_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> Check
     """Raise ValueError/FileNotFoundError naming the key or path, before anything is written."""
     from depthdif.data.store import OceanStore
 
+    from depthdif.train.loggers import check_backend
+
     if kind not in SYSTEMS:
         raise ValueError(f"unknown trainer kind {kind!r}; allowed: {sorted(SYSTEMS)}")
+    check_backend(cfg)
     store = OceanStore.open(cfg.data.store, check_chunks=False)
     check_target_available(kind, cfg, store.has_target)
     check_shards(cfg, store.index, world_size)

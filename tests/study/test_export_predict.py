@@ -20,6 +20,7 @@ import xarray as xr
 import yaml
 from safetensors.torch import load_file
 
+from depthdif.cli import main
 from depthdif.export import (MANIFEST, ExportError, export_study, load_export, read_export_info,
                              select_trials, verify_manifest)
 
@@ -190,3 +191,49 @@ def test_predict_in_a_fresh_process_equals_in_process(exported, tiny_store, tmp_
     for name in (MEAN, SPREAD):
         np.testing.assert_allclose(a[name].values, b[name].values, rtol=1e-5, atol=1e-5, equal_nan=True)
     assert np.isfinite(a[MEAN].values).any() and np.nanmax(a[SPREAD].values) > 0
+
+
+def _model_rows(out: Path):
+    import pandas as pd
+
+    table = pd.read_parquet(out / "eval_metrics.parquet")
+    return table[table["method"] == "model"].sort_values(["scope", "band", "depth_index", "metric"])
+
+
+def test_eval_scores_an_export_like_its_checkpoint_against_the_baselines(exported, trained, tiny_store, tmp_path,
+                                                                          capsys):
+    """`eval --export` (issue 14): an exported model is scored beside the baselines, with the same
+    numbers as its checkpoint; an export folder given as --checkpoint is pointed to --export."""
+    _, checkpoint = trained
+    common = ["--store", str(tiny_store), "--split", "test", "--max-patches", "2", "--methods", "idw",
+              "--samples", "1", "--no-progress"]
+    assert main(["eval", "--export", str(exported), *common, "--out", str(tmp_path / "e")]) == 0
+    assert main(["eval", "--checkpoint", str(checkpoint.parent.parent), *common, "--out", str(tmp_path / "c")]) == 0
+    by_export, by_checkpoint = _model_rows(tmp_path / "e"), _model_rows(tmp_path / "c")
+    assert len(by_export) > 0
+    np.testing.assert_allclose(by_export["value"].to_numpy(), by_checkpoint["value"].to_numpy(), rtol=1e-5,
+                               equal_nan=True)
+    import pandas as pd
+
+    assert set(pd.read_parquet(tmp_path / "e" / "eval_metrics.parquet")["method"]) == {"model", "idw"}
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(exported), *common]) == 2
+    assert f"pass it as --export {exported}" in capsys.readouterr().err
+
+
+def test_a_train_run_exports_and_predicts_from_the_cli(trained, tiny_store, tmp_path, capsys):
+    """`depthdif export RUN_DIR --out DIR`, then `predict --export DIR` (issue 14)."""
+    _, checkpoint = trained
+    run_dir, out = checkpoint.parent.parent, tmp_path / "pixel-demo"
+    assert main(["export", str(run_dir), "--out", str(out)]) == 0
+    verify_manifest(out)
+    info = read_export_info(out)
+    assert info.metadata["run_dir"] == str(run_dir.resolve()) and info.metadata["checkpoint"] == "latest"
+    assert info.kind == "pixel" and info.objectives["val/loss"]["direction"] == "minimize"
+    assert main(["export", str(run_dir), "--out", str(out)]) == 2  # exists: refused without --overwrite
+    pred = tmp_path / "pred.zarr"
+    assert main(["predict", "--export", str(out), "--store", str(tiny_store), "--out", str(pred), "--split", "test",
+                 "--samples", "1", "--no-progress"]) == 0
+    assert np.isfinite(xr.open_zarr(pred, chunks=None)["temperature_mean"].values).any()
+    assert main(["export", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+    assert "not a run directory" in capsys.readouterr().err

@@ -62,7 +62,7 @@ def test_cluster_flow_across_two_nodes_survives_a_stopped_driver(tmp_path, tiny_
                         resources={"workers": 2, "cpus_per_worker": 0.6})
     study_dir = shared / "cluster"
     cluster.ray("job", "submit", "--working-dir", str(REPO), "--submission-id", "study-run", "--no-wait",
-                "--", "depthdif", "study", "run", str(study))
+                "--", "depthdif", "study", "run", str(study), "--no-report")
     cluster.wait_for(lambda: _states(study_dir).count("COMPLETE") == 1 and "RUNNING" in _states(study_dir),
                      420, "one trial finished and the next one running")
     assert driver_state(study_dir).alive
@@ -73,7 +73,7 @@ def test_cluster_flow_across_two_nodes_survives_a_stopped_driver(tmp_path, tiny_
     kept = before[before["state"] == "COMPLETE"].set_index("trial_id")
 
     resumed = cluster.ray("job", "submit", "--working-dir", str(REPO), "--submission-id", "study-resume",
-                          "--", "depthdif", "study", "resume", str(study_dir))
+                          "--", "depthdif", "study", "resume", str(study_dir), "--no-report")
     assert cluster.get("/api/jobs/study-resume")["status"] == "SUCCEEDED", resumed.stdout[-4000:]
 
     df = read_results(study_dir)

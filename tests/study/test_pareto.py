@@ -123,7 +123,9 @@ def test_no_eligible_trials_gives_empty_front_and_zero_volume():
 def test_front_table_lists_trials_objectives_and_params():
     results = _table([(0, "COMPLETE", 1.0, 10.0), (1, "COMPLETE", 2.0, 5.0)])
     text = front_table(compute_pareto(results, [("val/rmse", "minimize"), ("val/score", "maximize")]))
-    assert "t0" in text and "t1" not in text and "param/lr" in text and "(↑)" in text
+    assert "t0" in text and "t1" not in text and " lr" in text and "val/score (↑)" in text
+    assert "val/rmse (°C, ↓)" in text and "param/" not in text  # short names, units (issue 14)
+    assert max(len(line) for line in text.splitlines()) < 100
 
 
 def test_study_without_trials_has_an_empty_front():

@@ -86,3 +86,23 @@ def test_ae_study_draws_the_pca_reference_line():
     assert list(line.y) == [4, 8, 12] and list(line.x) == pytest.approx([0.18, 0.06, 0.03])
     plain = compute_pareto(_results(2), _objectives(2))
     assert not any("PCA" in (t.name or "") for t in pareto_figure(plain).data)
+
+
+def test_color_by_a_parameter_with_one_scale_and_a_menu_of_the_others():
+    results = _results(2).assign(**{"param/training.lr": [1e-4, 1e-3, 1e-2, 5e-3, None]})
+    results = results.rename(columns={"objective/m0": "objective/val/rmse_withheld",
+                                      "objective/m1": "objective/cost/train_seconds"})
+    result = compute_pareto(results, [("val/rmse_withheld", "minimize"), ("cost/train_seconds", "minimize")])
+    fig = pareto_figure(result, color_by="training.lr")
+    traces = {t.name: t for t in fig.data}
+    assert list(traces["Pareto front"].marker.color) == [1e-4, 1e-3]
+    assert list(traces["trials"].marker.color) == [1e-2]
+    assert traces["Pareto front"].marker.cmin == traces["trials"].marker.cmin == 1e-4  # one scale: complete trials
+    assert traces["Pareto front"].marker.cmax == 1e-2 and traces["Pareto front"].marker.showscale
+    assert traces["other trials (failed / pruned / running)"].marker.color == "#aaaaaa"
+    assert fig.layout.xaxis.title.text == "val/rmse_withheld (°C, ↓ better)"
+    assert fig.layout.yaxis.title.text == "cost/train_seconds (s, ↓ better)"
+    menu = fig.layout.updatemenus[0]
+    assert [b.label for b in menu.buttons] == ["model.ambient_occlusion.further_drop_prob", "training.lr"]
+    trials, front = menu.buttons[0].args[0]["marker.color"]  # restyled traces: trials, then the front
+    assert menu.active == 1 and trials == pytest.approx([0.3]) and front == pytest.approx([0.1, 0.2])
