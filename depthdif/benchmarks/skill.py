@@ -13,19 +13,20 @@ count each budget buys is printed), then every method, baselines included, is sc
 returns its OI+EO background exactly); pixel diffusion with the standard objective, with the
 ambient objective (sampled `dense` and `fixed_mask`), and latent diffusion, each without and with
 the OI+EO background. The surface table checks that the SST reaches the top levels.
-Cases are a parameter (`CASES`): real-data cases (Argo without EO, an OSSE on model fields) are
-added there.
+Cases are a parameter (`--case`, benchmarks/skill_cases.py): `synthetic` (section `skill`), `argo`
+(real Argo alone, no EO; section `skill_argo`) and `osse` (floats over a real ROMS field; section
+`skill_osse`). A case without a dense truth trains only the ambient rows and scores withheld floats.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import statistics
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,10 +37,10 @@ import torch
 from depthdif.baselines.registry import BASELINES, build_baseline
 from depthdif.benchmarks.baselines import _markdown
 from depthdif.benchmarks.report import benchmark_parser, machine_line, publish
+from depthdif.benchmarks.skill_cases import CASES, Case
 from depthdif.config.loader import from_dict, replace_dotted
 from depthdif.config.schema import ExperimentConfig
 from depthdif.data.dataset import PatchDataset
-from depthdif.data.synthetic import SynthConfig, make_synthetic_store
 from depthdif.evaluation.compare import SampledPredictor, compare_methods
 from depthdif.evaluation.store_evaluation import batches_of
 from depthdif.train.datamodule import make_loaders
@@ -64,34 +65,6 @@ class Settings:
     @classmethod
     def quick(cls) -> "Settings":
         return cls(budget_s=15.0, ae_budget_s=5.0, members=2, ddim_steps=4, max_test_patches=16)
-
-
-@dataclass
-class Case:
-    """A store to score on (test split: a disjoint area) and the words that describe it."""
-
-    name: str
-    store: Path
-    description: str
-
-
-def synthetic_case(folder: Path, quick: bool) -> Case:
-    """The embedded synthetic ocean in an open-ocean box (away from the synthetic artefact near the
-    default basin's coast, issue 16), split by space only (time_block = ntime): the val and test
-    areas are never trained on."""
-    cfg = (SynthConfig(nlat=64, nlon=64, ntime=6, n_levels=12, patch_size=16, stride=8, obs_fraction=0.04)
-           if quick else SynthConfig(nlat=128, nlon=128, ntime=16, n_levels=24, patch_size=32, stride=16,
-                                     obs_fraction=0.02))
-    cfg.lat_range, cfg.lon_range, cfg.time_block, cfg.max_land_fraction = (-42.0, -27.0), (-35.0, -20.0), cfg.ntime, 0.1
-    store = folder / "synthetic.zarr"
-    make_synthetic_store(cfg, store, progress=False)
-    text = (f"synthetic ocean, 42-27°S 35-20°W (open ocean), {cfg.nlat}x{cfg.nlon} grid, {cfg.ntime} weekly "
-            f"steps, {cfg.n_levels} levels, {cfg.patch_size}² windows (stride {cfg.stride}), obs_fraction "
-            f"{cfg.obs_fraction}, SST as EO; split by space only, so the test area is never trained on")
-    return Case("synthetic", store, text)
-
-
-CASES: dict[str, Callable[[Path, bool], Case]] = {"synthetic": synthetic_case}
 
 
 def model_config(store: Path, settings: Settings, quick: bool) -> ExperimentConfig:
@@ -125,8 +98,9 @@ AMBIENT = {"model.ambient_occlusion.enabled": True, "model.ambient_occlusion.fur
 BACKGROUND = {"model.background": BAR}
 
 
-def variants() -> list[Variant]:
-    """Each objective without and with the background; the background's standard row also in v."""
+def variants(has_target: bool = True) -> list[Variant]:
+    """Each objective without and with the background; the background's standard row also in v.
+    Without a dense truth (Argo alone) only the ambient objective can learn (seed 000)."""
     fixed = {"sampling.ambient_mode": "fixed_mask"}
     out = []
     for suffix, bg in (("", {}), (f" + {BAR}", BACKGROUND)):
@@ -140,7 +114,7 @@ def variants() -> list[Variant]:
         out.append(Variant(f"pixel ambient{suffix}", "pixel", {**AMBIENT, **bg, "sampling.ambient_mode": "dense"},
                            twins))
         out.append(Variant(f"latent standard{suffix}", "latent", bg))
-    return out
+    return out if has_target else [v for v in out if "ambient" in v.name]
 
 
 # --- training under a CPU budget -----------------------------------------------------------
@@ -239,7 +213,10 @@ def run(case_name: str, settings: Settings, quick: bool, only: list[str] | None 
     with tempfile.TemporaryDirectory(prefix="depthdif-bench-skill-") as tmp:
         folder = Path(tmp)
         case = CASES[case_name](folder, quick)
+        settings = dataclasses.replace(settings, budget_s=settings.budget_s * case.budget_scale)
         base = model_config(case.store, settings, quick)
+        if not case.has_target:  # the objective every row shares on a store without a dense truth
+            base = replace_dotted(base, AMBIENT)
         train = PatchDataset(case.store, "train")
         methods, info = [], {}
         for name in BASELINES:
@@ -248,7 +225,7 @@ def run(case_name: str, settings: Settings, quick: bool, only: list[str] | None 
         methods.append(SampledPredictor(background_only(base), 1, 0, name=f"background only ({BAR})"))
         info["step cost"] = background_step_cost(base)
         ae = None
-        for variant in variants():
+        for variant in variants(case.has_target):
             if only and variant.name not in only:
                 continue
             if variant.kind == "latent":
@@ -350,26 +327,25 @@ def render(case: Case, settings: Settings, result, info: dict, quick: bool) -> s
     ae = info.get("autoencoder")
     ae_text = (f" The latent rows' band-only autoencoder trained {ae['steps']} steps "
                f"({ae['train CPU-min']:.1f} CPU-min, not counted in their budget).") if ae else ""
+    command = f"python -m depthdif.benchmarks.skill --case {case.name}{' --quick' if quick else ''}"
+    surface = (["Surface levels (full field vs the dense truth; Argo rarely reaches them, the SST does):", "",
+                _markdown(surface_table(result)), ""] if case.has_target else [])
     return "\n".join([
-        "## Skill: diffusion vs OI on the EO-regression background (withheld profiles, disjoint test area)",
+        f"## Skill ({case.name}): diffusion vs OI on the EO-regression background (withheld floats, disjoint test area)",
         "",
-        f"`python -m depthdif.benchmarks.skill{' --quick' if quick else ''}` - {machine_line()}, 1 torch thread",
+        f"`{command}` - {machine_line()}, 1 torch thread",
         "",
-        f"Case `{case.name}`: {case.description}. Scored on the {result.n_patches} test windows with "
-        f"{WITHHELD_FRACTION:.0%} of each window's profiles withheld (seed {WITHHELD_SEED}); RMSE in °C, levels "
-        f"≤ 2000 m pooled. Budget: {settings.budget_s / 60:.1f} CPU-minutes of training per diffusion model "
-        f"(steps of batch 16 it bought in the table); scored as the mean of {settings.members} DDIM "
-        f"({settings.ddim_steps} steps) members, EMA weights. Recipe: {recipe_text(quick)}; "
-        f"`+ {BAR}` rows diffuse the residual from the OI+EO background (`model.background: {BAR}`, built "
-        "from exactly the model's input; 20 % of profiles hidden from it per training step in the "
-        f"standard objective, δ = 0.25 in the ambient one).{ae_text}",
+        f"Case `{case.name}`: {case.description}. Scored on the {result.n_patches} test windows: "
+        f"{result.withheld_text()}; RMSE in °C, levels ≤ 2000 m pooled. Budget: {settings.budget_s / 60:.1f} "
+        "CPU-minutes of training per diffusion model (steps of batch 16 it bought in the table); scored as the "
+        f"mean of {settings.members} DDIM ({settings.ddim_steps} steps) members, EMA weights. Recipe: "
+        f"{recipe_text(quick)}; `+ {BAR}` rows diffuse the residual from the OI+EO background "
+        f"(`model.background: {BAR}`, built from exactly the model's input; 20 % of profiles hidden from it per "
+        f"training step in the standard objective, δ = 0.25 in the ambient one).{ae_text}",
         "",
         _markdown(skill_table(result, info)),
         "",
-        "Surface levels (full field vs the dense truth; Argo rarely reaches them, the SST does):",
-        "",
-        _markdown(surface_table(result)),
-        "",
+        *surface,
         f"A training step with the {BAR} background (computed on the fly from the step's input, batched OI) "
         f"costs {info['step cost']:.2f}x one without (loss + backward, interleaved, median; goal ≤ 1.3).",
         "",
@@ -387,7 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.budget:
         settings.budget_s = args.budget
     only = [name.strip() for name in args.only.split(",")] if args.only else None
-    publish(SECTION, run(args.case, settings, args.quick, only), write=not args.no_write and not only)
+    section = SECTION if args.case == "synthetic" else f"{SECTION}_{args.case}"
+    publish(section, run(args.case, settings, args.quick, only), write=not args.no_write and not only)
     return 0
 
 

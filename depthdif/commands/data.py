@@ -44,7 +44,7 @@ def _register_synth(data_sub) -> None:
                    help="Argo profiles per ocean pixel per time step (default 0.01)")
     p.add_argument("--eo-channels", default="sst", help="comma-separated from sst,sss,adt (default sst)")
     p.add_argument("--chunk", type=int, default=None,
-                   help="Zarr chunk edge in pixels (default: chosen for the windows, see data/chunking.py)")
+                   help="Zarr chunk edge in pixels (default: a multiple of the patch size and stride, about 4 MiB per chunk)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the synthetic ocean and floats (default 0); "
                    "the same seed and sizes give the same store")
     p.add_argument("--climatology", type=Path, default=None,
