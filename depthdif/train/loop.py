@@ -63,7 +63,7 @@ def train_process(kind: str, cfg: ExperimentConfig, run: RunDir, placement: Plac
 
     `system`: an already built system (the in-process backend's, from the checks); `wrap_trainer`:
     what the Ray worker applies to the Trainer (`prepare_trainer`)."""
-    prepared = prepare(kind, cfg, placement, system)
+    prepared = prepare(kind, cfg, placement, system, resuming=resume_from is not None)
     nonfinite = NonFiniteLossStop()
     reporter = EpochReporter(publish, every_n_epochs=cfg.training.checkpoint_every_n_epochs,
                              max_epochs=prepared.max_epochs, rank=placement.rank, run_dir=run,
@@ -87,14 +87,14 @@ def train_process(kind: str, cfg: ExperimentConfig, run: RunDir, placement: Plac
 
 
 def prepare(kind: str, cfg: ExperimentConfig, placement: Placement,
-            system: pl.LightningModule | None = None) -> Prepared:
+            system: pl.LightningModule | None = None, resuming: bool = False) -> Prepared:
     """System (same init on every rank) + this rank's train/val shards, padded to equal steps."""
     from depthdif.train.datamodule import make_loaders
     from depthdif.train.systems import build_system, store_meta
 
     if system is None:
         seed_all(cfg.training.seed)
-        system = build_system(kind, cfg, store_meta(cfg))
+        system = build_system(kind, cfg, store_meta(cfg), resuming=resuming)
     train_loader, val_loader = make_loaders(cfg, rank=placement.rank, world_size=placement.world_size, kind=kind)
     steps = max_across_ranks(len(train_loader))
     if steps != len(train_loader):

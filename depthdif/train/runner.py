@@ -61,15 +61,27 @@ def run(kind: str, cfg: ExperimentConfig, run_dir: str | Path, *, backend: Backe
     if backend == "ray" and cfg.ray.num_workers < 1:
         raise ValueError(f"ray.num_workers={cfg.ray.num_workers}: the ray backend needs at least 1 worker "
                          "(0 workers: use the in_process backend)")
-    checked = check_inputs(kind, cfg, world_size=cfg.ray.num_workers if backend == "ray" else 1)
     if not resume:
         run.clear()
+    cfg = resumed_config(kind, cfg, run)
+    checked = check_inputs(kind, cfg, world_size=cfg.ray.num_workers if backend == "ray" else 1,
+                           resuming=run.resume_point() is not None)
     run.write_config(checked.cfg, kind)
     if backend == "ray":
         from depthdif.train.worker import fit_on_ray
 
-        return fit_on_ray(kind, cfg, run, report, progress)
-    return fit_in_process(checked, cfg, run, report, progress)
+        return fit_on_ray(kind, checked.cfg, run, report, progress)
+    return fit_in_process(checked, checked.cfg, run, report, progress)
+
+
+def resumed_config(kind: str, cfg: ExperimentConfig, run: RunDir) -> ExperimentConfig:
+    """A latent run that resumes keeps the codec it started with: its recorded `ae` block (its AE's
+    own), so the system is rebuilt from its checkpoint, never from the AE file."""
+    if kind != "latent" or run.resume_point() is None or not run.exists():
+        return cfg
+    from depthdif.config.loader import load
+
+    return dataclasses.replace(cfg, ae=load(ExperimentConfig, run.config_file).ae)
 
 
 def fit_in_process(checked: CheckedRun, cfg: ExperimentConfig, run: RunDir, report: Report | None,
@@ -117,7 +129,7 @@ class CheckedRun:
     system: pl.LightningModule
 
 
-def check_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> CheckedRun:
+def check_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1, resuming: bool = False) -> CheckedRun:
     """Raise ValueError/FileNotFoundError naming the key or path, before anything is written."""
     from depthdif.data.store import OceanStore
 
@@ -130,7 +142,7 @@ def check_inputs(kind: str, cfg: ExperimentConfig, world_size: int = 1) -> Check
     check_target_available(kind, cfg, store.has_target)
     check_shards(cfg, store.index, world_size)
     seed_all(cfg.training.seed)  # the initial weights a training process would draw
-    system = build_system(kind, cfg, store_meta(cfg, store))
+    system = build_system(kind, cfg, store_meta(cfg, store), resuming=resuming)
     return CheckedRun(kind, system.cfg, system)
 
 

@@ -55,12 +55,13 @@ def _meta_parts(meta: Any) -> tuple[Normalization, np.ndarray]:
     return meta.normalization, np.asarray(meta.depth)
 
 
-def build_system(kind: str, cfg: ExperimentConfig, meta: StoreMeta | Any) -> pl.LightningModule:
-    """A fresh system of `kind`; `meta` has `normalization` and `depth` (a StoreMeta, OceanStore or dict)."""
+def build_system(kind: str, cfg: ExperimentConfig, meta: StoreMeta | Any, *, resuming: bool = False) -> pl.LightningModule:
+    """A fresh system of `kind`; `meta` has `normalization` and `depth` (a StoreMeta, OceanStore or dict).
+    `resuming`: only the architecture, for a checkpoint to fill (no codec is fitted or read)."""
     if kind not in SYSTEMS:
         raise ValueError(f"unknown system kind {kind!r}; allowed: {sorted(SYSTEMS)}")
     normalization, depth = _meta_parts(meta)
-    return BUILDERS[kind](cfg, normalization, depth)
+    return (SYSTEMS if resuming else BUILDERS)[kind](cfg, normalization, depth)
 
 
 def load_system(checkpoint_path: str | Path) -> pl.LightningModule:

@@ -255,3 +255,19 @@ def test_latent_masks_and_pooled_condition(tiny_store, ae_checkpoint, ae_checkpo
     assert average.item() == 3.0 and any_valid.item() == 1.0  # mean of 1 and 5 only
     average, any_valid = masked_avg_pool(field, torch.zeros_like(valid), 2)
     assert average.item() == 0.0 and any_valid.item() == 0.0
+
+
+def test_a_latent_run_resumes_without_its_ae_checkpoint(tiny_store, ae_checkpoint, tmp_path):
+    """Issue 13: a resumed latent run is rebuilt from its own checkpoint (the codec inside it),
+    never from `latent.ae_checkpoint`, which may have moved or vanished since the run started."""
+    ae_copy = tmp_path / "ae_copy.ckpt"
+    shutil.copy(ae_checkpoint, ae_copy)
+    cfg = tiny_config(tiny_store, **{"latent.ae_checkpoint": str(ae_copy), "training.max_epochs": 1,
+                                     "training.limit_train_batches": 1})
+    first = run("latent", cfg, tmp_path / "run", progress=False)
+    assert first.ok, first.error
+    ae_copy.unlink()
+    longer = replace_dotted(cfg, {"training.max_epochs": 2}, "test")
+    second = run("latent", longer, tmp_path / "run", progress=False)
+    assert second.ok, second.error
+    assert [row["epoch"] for row in RunDir(tmp_path / "run").metrics()] == [1, 2]  # epoch 1 not redone
