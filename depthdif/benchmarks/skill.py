@@ -162,7 +162,7 @@ def train_autoencoder(cfg: ExperimentConfig, settings: Settings, folder: Path) -
     steps = max(10, int(settings.ae_budget_s / ((time.process_time() - start) / 3)))
     trainer, seconds = fit_steps(system, loader, steps)
     path = folder / "ae.ckpt"
-    trainer.save_checkpoint(path)
+    trainer.save_checkpoint(path, weights_only=True)  # weights only: read back with weights_only=True
     return path, seconds, steps
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from depthdif.commands import data_ingest, data_osse
 from depthdif.commands.common import add_command, add_store_argument
 from depthdif.commands.split_options import add_split_arguments, split_values
+from depthdif.commands.store_options import add_store_output_arguments, add_window_arguments
 
 
 def register(sub) -> None:
@@ -38,8 +39,7 @@ def _register_synth(data_sub) -> None:
     p.add_argument("--size", type=int, default=256, help="grid edge in pixels (N x N; default 256)")
     p.add_argument("--times", type=int, default=12, help="time steps (default 12)")
     p.add_argument("--levels", type=int, default=50, help="depth levels, a subset of the 50 GLORYS levels")
-    p.add_argument("--patch-size", type=int, default=32, help="window edge in pixels (default 32)")
-    p.add_argument("--stride", type=int, default=None, help="window stride (default: the patch size)")
+    add_window_arguments(p, patch_default=32, land_fraction=False)
     p.add_argument("--obs-fraction", type=float, default=0.01,
                    help="Argo profiles per ocean pixel per time step (default 0.01)")
     p.add_argument("--eo-channels", default="sst", help="comma-separated from sst,sss,adt (default sst)")
@@ -50,8 +50,7 @@ def _register_synth(data_sub) -> None:
     p.add_argument("--climatology", type=Path, default=None,
                    help="Levitus-format NetCDF (default: the copy shipped in depthdif/resources)")
     add_split_arguments(p)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing store (swapped in at the end)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    add_store_output_arguments(p)
     p.set_defaults(handler=handle_synth)
 
 

@@ -6,6 +6,7 @@ import argparse
 
 from depthdif.commands.common import add_command
 from depthdif.commands.split_options import add_split_arguments, split_spec
+from depthdif.commands.store_options import add_store_output_arguments, add_window_arguments
 
 ARGO_FORMATS = ("auto", "table", "erddap", "gdac")
 
@@ -51,10 +52,7 @@ def register(data_sub) -> None:
     grid.add_argument("--depths", default="glorys",
                       help="'glorys' (the model's z-levels, else the 50 GLORYS12 levels), a file, or metres "
                            "separated by commas")
-    grid.add_argument("--patch-size", type=int, default=16, help="window edge in pixels (default 16)")
-    grid.add_argument("--stride", type=int, default=None, help="window stride (default: patch size)")
-    grid.add_argument("--max-land-fraction", type=float, default=0.5,
-                      help="windows with a larger share of land pixels are left out of the patch index (default 0.5)")
+    add_window_arguments(grid, patch_default=16)
     time = parser.add_argument_group("time axis")
     time.add_argument("--time-from", choices=("glorys", "ostia", "argo"), default=None,
                       help="whose dates make the axis (default: the model's, else Argo's span, else the SST's)")
@@ -66,8 +64,7 @@ def register(data_sub) -> None:
     time.add_argument("--time-window-days", type=float, default=None,
                       help="half-width of a centred step's interval (default: half the step)")
     add_split_arguments(parser)
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing store at --out")
-    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    add_store_output_arguments(parser)
     parser.set_defaults(handler=run_ingest)
 
 

@@ -11,6 +11,7 @@ import argparse
 
 from depthdif.commands.common import add_command
 from depthdif.commands.split_options import add_split_arguments, split_spec
+from depthdif.commands.store_options import add_store_output_arguments, add_window_arguments
 
 
 def register(data_sub) -> None:
@@ -39,13 +40,9 @@ def register(data_sub) -> None:
     eo.add_argument("--no-eo", action="store_true", help="no EO condition (eo_valid_mask 0)")
     p.add_argument("--eo-noise", type=float, default=0.0, help="std of noise added to the truth-top EO (degC)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the float tracks, profiles and noise (default 0)")
-    p.add_argument("--patch-size", type=int, default=16, help="window edge in pixels (default 16)")
-    p.add_argument("--stride", type=int, default=None, help="window stride (default: the patch size)")
-    p.add_argument("--max-land-fraction", type=float, default=0.5,
-                   help="windows with a larger share of land pixels are left out of the patch index (default 0.5)")
+    add_window_arguments(p, patch_default=16)
     add_split_arguments(p)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing store at --out (ours only)")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    add_store_output_arguments(p)
     p.set_defaults(handler=run)
 
 

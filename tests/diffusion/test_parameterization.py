@@ -6,12 +6,17 @@ from depthdif.diffusion.parameterization import (check_ambient_parameterization,
 from depthdif.diffusion.schedule import make_schedule
 
 
-def test_x0_eps_round_trip_recovers_the_noise():
+def noised(seed: int):
+    """(schedule, x0, eps, t, x_t): a small batch noised at four timesteps, seeded."""
     s = make_schedule("cosine", 100)
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     x0, eps = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
     t = torch.tensor([0, 10, 50, 99])
-    x_t = s.q_sample(x0, t, eps)
+    return s, x0, eps, t, s.q_sample(x0, t, eps)
+
+
+def test_x0_eps_round_trip_recovers_the_noise():
+    s, x0, eps, t, x_t = noised(0)
     assert torch.allclose(eps_from_x0(x0, x_t, t, s), eps, atol=1e-4)
     assert torch.allclose(x0_from_eps(eps, x_t, t, s)[:3], x0[:3], atol=1e-3)
 
@@ -40,11 +45,7 @@ def test_ambient_guard_raises_for_epsilon():
 
 
 def test_v_target_round_trips_to_x0_and_epsilon():
-    s = make_schedule("cosine", 100)
-    g = torch.Generator().manual_seed(1)
-    x0, eps = torch.randn(4, 3, generator=g), torch.randn(4, 3, generator=g)
-    t = torch.tensor([0, 10, 50, 99])
-    x_t = s.q_sample(x0, t, eps)
+    s, x0, eps, t, x_t = noised(1)
     v = training_target("v", x0, eps, t, s)
     assert torch.equal(v, v_target(x0, eps, t, s))
     x0_hat, eps_hat = split_prediction(v, x_t, t, s, "v")
