@@ -94,3 +94,11 @@ def test_argo_store_across_the_antimeridian_has_windows_over_it(tmp_path):
     seam = int(np.searchsorted(lon, 180.0))
     x0 = store.index["x0"].to_numpy()
     assert ((x0 < seam) & (x0 + 8 > seam)).any()      # a window spans the antimeridian
+
+
+def test_depths_as_a_long_list_of_metres_are_not_taken_for_a_path():
+    """40 levels written out are longer than a file name may be (ENAMETOOLONG before the fix)."""
+    levels = GLORYS_DEPTHS_M[GLORYS_DEPTHS_M <= 2000.0]
+    text = ",".join(f"{d:g}" for d in levels)
+    assert len(text) > 255
+    assert np.allclose(read_depths(text, None), levels, atol=1e-3)

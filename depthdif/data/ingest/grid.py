@@ -142,10 +142,11 @@ def read_depths(spec: str, available_m: np.ndarray | None, *, interpolate: bool 
     if spec == "glorys":
         return np.asarray(GLORYS_DEPTHS_M if available_m is None or interpolate else available_m, float)
     path = Path(spec)
-    if path.exists():
-        text = path.read_text().replace(",", " ").split()
-    elif "," in spec or _is_number(spec):
+    # A list of metres is read as one before any file lookup: a long list is no valid path (ENAMETOOLONG).
+    if "," in spec or _is_number(spec):
         text = spec.replace(",", " ").split()
+    elif path.exists():
+        text = path.read_text().replace(",", " ").split()
     else:
         raise FileNotFoundError(f"{path}: --depths file not found (or pass --depths glorys, or metres "
                                 "separated by commas)")
