@@ -74,7 +74,7 @@ def model_config(store: Path, settings: Settings, quick: bool) -> ExperimentConf
             if quick else {"base_channels": 24, "channel_mults": [1, 2, 2], "attention_levels": [2],
                            "time_embed_dim": 64, "groups": 8})
     return from_dict(ExperimentConfig, {
-        "data": {"store": str(store), "batch_size": 16},
+        "data": {"store": str(store), "batch_size": 16, "val_subset": 64},
         "model": {"unet": unet},
         "diffusion": {"timesteps": 200, "schedule": "cosine"},
         "sampling": {"sampler": "ddim", "steps": settings.ddim_steps, "ensemble_size": settings.members},
@@ -105,7 +105,8 @@ def variants(has_target: bool = True) -> list[Variant]:
     fixed = {"sampling.ambient_mode": "fixed_mask"}
     out = []
     for suffix, bg in (("", {}), (f" + {BAR}", BACKGROUND)):
-        out.append(Variant(f"pixel standard{suffix}", "pixel", dict(bg)))
+        raw = {f"pixel standard{suffix} (uncalibrated)": {"sampling.calibration": "off"}}
+        out.append(Variant(f"pixel standard{suffix}", "pixel", dict(bg), raw))
         if bg:
             out.append(Variant(f"pixel standard{suffix} (v)", "pixel", {**bg, "diffusion.parameterization": "v"}))
         twins = {f"pixel ambient{suffix} (fixed_mask)": fixed}
@@ -174,7 +175,17 @@ def train_variant(variant: Variant, base: ExperimentConfig, settings: Settings) 
     torch.manual_seed(0)
     system = build_system(variant.kind, cfg, store_meta(cfg))
     _, seconds = fit_steps(system, loader, steps)
-    return system.eval(), {"steps": steps, "train CPU-min": seconds / 60}
+    return calibrate(system.eval()), {"steps": steps, "train CPU-min": seconds / 60}
+
+
+def calibrate(system):
+    """One validation pass over the val split's subset: fits the residual gain and spread inflation
+    (`sampling.calibration`, models/calibration.py) on its withheld floats; the test split stays unseen."""
+    if system.cfg.sampling.calibration != "off":
+        trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False)
+        trainer.validate(system, make_loaders(system.cfg, kind=system.kind)[1], verbose=False)
+    return system.eval()
 
 
 def background_step_cost(base: ExperimentConfig, repeats: int = 4) -> float:
@@ -239,8 +250,8 @@ def run(case_name: str, settings: Settings, quick: bool, only: list[str] | None 
             system, info[variant.name] = train_variant(variant, base, settings)
             methods.append(SampledPredictor(system, settings.members, 0, name=variant.name))
             for twin_name, overrides in variant.twins.items():
-                twin = type(system).from_export(replace_dotted(system.cfg, overrides), system.normalization,
-                                                system.depth, system.export_state())
+                twin = calibrate(type(system).from_export(replace_dotted(system.cfg, overrides),
+                                                          system.normalization, system.depth, system.export_state()))
                 methods.append(SampledPredictor(twin, settings.members, 0, name=twin_name))
                 info[twin_name] = dict(info[variant.name])
         test = PatchDataset(case.store, "test")
@@ -300,7 +311,7 @@ def reading(result) -> str:
     """The verdict against the goals, from the numbers of this run."""
     overall = result.overall()["rmse_withheld"]
     ratio = overall / overall[BAR]
-    trained = [m for m in result.methods if m.startswith(("pixel", "latent"))]
+    trained = [m for m in result.methods if m.startswith(("pixel", "latent")) and "uncalibrated" not in m]
     if not trained:
         return "Reading: no model trained in this run."
     if ratio[trained].isna().all():
@@ -347,7 +358,11 @@ def render(case: Case, settings: Settings, result, info: dict, quick: bool) -> s
         f"mean of {settings.members} DDIM ({settings.ddim_steps} steps) members, EMA weights. Recipe: "
         f"{recipe_text(quick)}; `+ {BAR}` rows diffuse the residual from the OI+EO background "
         f"(`model.background: {BAR}`, built from exactly the model's input; 20 % of profiles hidden from it per "
-        f"training step in the standard objective, δ = 0.25 in the ambient one).{ae_text}",
+        f"training step in the standard objective, δ = 0.25 in the ambient one). After training, one validation "
+        "pass over 64 windows of the val split (not the test area) fits each model's calibration "
+        "(`sampling.calibration: validation`, the default: a residual gain α ∈ [0, 1] towards the background "
+        "and a spread inflation per depth band, from the withheld floats there); `(uncalibrated)` rows are the "
+        f"same weights sampled raw.{ae_text}",
         "",
         _markdown(skill_table(result, info)),
         "",

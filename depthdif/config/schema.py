@@ -149,6 +149,9 @@ class SamplingConfig:
     # training (Daras et al. 2023); `dense` feeds x_t unmasked, which the network never saw.
     # fixed_mask is the default: it wins in BENCHMARKS.md ("pixel", "skill") with and without a background.
     ambient_mode: Literal["dense", "fixed_mask"] = "fixed_mask"
+    # `validation`: samples pass through the residual gain and spread inflation fitted at each
+    # validation on the withheld profiles (depthdif/models/calibration.py); `off`: raw samples.
+    calibration: Literal["validation", "off"] = "validation"
     seed: int = 0
 
 

@@ -58,6 +58,7 @@ from depthdif.diffusion.schedule import make_schedule
 from depthdif.evaluation.metrics import ReconstructionMetrics
 from depthdif.evaluation.withheld import withhold_for_scoring
 from depthdif.models.background import Background
+from depthdif.models.calibration import Calibration, CalibrationStats, band_of_level
 from depthdif.models.condition import build_condition, condition_channels
 from depthdif.models.unet import UNet
 from depthdif.train.background_residual import BackgroundResidual
@@ -109,6 +110,8 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         self.train_means = EpochMeans()
         self.val_metrics = ReconstructionMetrics(self.depth, self.normalization.depth_mean,
                                                  self.normalization.depth_std, ev.max_depth_m, ev.depth_bands_m)
+        self.calibration = Calibration(self.n_levels)  # fitted at each validation (models/calibration.py)
+        self.calibration_stats = CalibrationStats(self.normalization.depth_std)
 
     # --- hooks (overridden by latent diffusion) ---------------------------------------------
     @property
@@ -224,8 +227,10 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         if fractions:
             self.log_dict({f"val/{k}": v for k, v in fractions.items()}, batch_size=size, sync_dist=True)
         held_in, withheld = withhold_for_scoring(batch, self.cfg.data)
-        samples = self.sample(held_in, seed=self.cfg.sampling.seed + batch_idx)
-        self.val_metrics.update(samples, batch, withheld)
+        raw, background = self.sample_raw(held_in, seed=self.cfg.sampling.seed + batch_idx)
+        if self.cfg.sampling.calibration == "validation":
+            self.calibration_stats.update(raw, background, batch["x"], withheld * batch["x_valid_mask"])
+        self.val_metrics.update(self.calibrated(raw, background), batch, withheld)
 
     def on_validation_epoch_end(self) -> None:
         # compute() all-reduces the metric sums on every rank, so each rank logs the same final
@@ -235,6 +240,24 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
             self.val_metrics.reset()
         ignore_unsynced_warning(results)
         self.log_dict(results, sync_dist=False)
+        self.fit_calibration()
+
+    def fit_calibration(self) -> None:
+        """Refit the gain and inflation from this validation's samples (all ranks' sums); used from now on."""
+        if self.cfg.sampling.calibration != "validation":
+            return
+        sums = self.calibration_stats.reduced(self._all_reduce_sum)
+        self.calibration_stats.reset()
+        if self._trainer is not None and self._trainer.sanity_checking:
+            return  # Lightning's sanity check runs an untrained model on two batches: not evidence
+        bands = band_of_level(self.depth, self.cfg.evaluation.depth_bands_m)
+        self.calibration.fit(sums, bands, self.cfg.sampling.ensemble_size, self.background is not None)
+
+    def _all_reduce_sum(self, tensor: Tensor) -> Tensor:
+        trainer = self._trainer
+        if trainer is None or trainer.world_size == 1:
+            return tensor
+        return trainer.strategy.reduce(tensor.to(self.device), reduce_op="sum").cpu()
 
     # --- optimization -------------------------------------------------------------------------
     def configure_optimizers(self) -> dict:
@@ -264,7 +287,18 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
     # --- inference ------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, batch: dict, k: int | None = None, seed: int | None = None) -> Tensor:
-        """K samples (K, B, D, H, W), normalized, conditioned on the full (x, A, EO).
+        """K samples (K, B, D, H, W), normalized, conditioned on the full (x, A, EO), calibrated
+        (`sampling.calibration`)."""
+        return self.calibrated(*self.sample_raw(batch, k, seed))
+
+    def calibrated(self, members: Tensor, background: Tensor | None) -> Tensor:
+        if self.cfg.sampling.calibration == "off" or not bool(self.calibration.fitted):
+            return members
+        return self.calibration.apply(members, background)
+
+    @torch.no_grad()
+    def sample_raw(self, batch: dict, k: int | None = None, seed: int | None = None) -> tuple[Tensor, Tensor | None]:
+        """(K raw samples (K, B, D, H, W), the background (B, D, H, W) or None), normalized.
 
         The random further drop is never applied here. With `sampling.ambient_mode: fixed_mask`
         (and ambient training on), one Ã per sample, drawn once from the seed, masks the noisy
@@ -285,7 +319,7 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         z = sample_ensemble(denoise, shape, self.schedule, self.cfg.diffusion.parameterization, self.cfg.sampling,
                             k, seed, device=x.device, dtype=x.dtype)
         fields = self.decode_samples(batch, z.reshape(k * shape[0], *shape[1:]), background)
-        return fields.reshape(k, shape[0], *fields.shape[1:])
+        return fields.reshape(k, shape[0], *fields.shape[1:]), background
 
     def _fixed_noisy_mask(self, A: Tensor, seed: int) -> Tensor | None:
         amb = self.cfg.model.ambient_occlusion
@@ -306,6 +340,7 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         state = {f"denoiser.{k}": v for k, v in self.inference_denoiser().state_dict().items()}
         if self.background is not None:  # fitted parameters: predict stays self-contained
             state.update({f"background.{k}": v for k, v in self.background.state_dict().items()})
+        state.update({f"calibration.{k}": v for k, v in self.calibration.state_dict().items()})
         return {k: v.detach().cpu().contiguous() for k, v in state.items()}
 
     def load_export_state(self, state: dict[str, Tensor]) -> None:
@@ -322,6 +357,9 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
                 raise ValueError(f"export state has no 'background.' tensors, but model.background="
                                  f"{self.cfg.model.background!r} needs its fitted parameters")
             self.background.load_state_dict(fitted)
+        # Exports from before calibration existed have none: they load uncalibrated.
+        self.calibration.load_state_dict({k[len("calibration."):]: v for k, v in state.items()
+                                          if k.startswith("calibration.")})
 
     @classmethod
     def from_export(cls, cfg: ExperimentConfig | dict, normalization: Normalization | dict,

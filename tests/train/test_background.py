@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from depthdif.baselines.registry import build_baseline
+from depthdif.config.loader import replace_dotted
 from depthdif.data.dataset import PatchDataset
 from depthdif.evaluation.withheld import withhold_profiles
 from depthdif.train.datamodule import make_loaders
@@ -120,3 +121,34 @@ def test_an_unfitted_background_refuses_to_predict(tiny_store, batch):
     system = build_system("pixel", cfg, store_meta(cfg))
     with pytest.raises(RuntimeError, match="not fitted"):
         system.sample(batch, k=1)
+
+
+def test_validation_fits_a_gain_that_takes_a_harmful_model_back_to_its_background(tiny_store, batch, tmp_path):
+    """A denoiser whose corrections are noise: validation sees it on the withheld floats and the
+    calibrated samples fall back towards the background; checkpoints and exports carry the gain."""
+    warnings.filterwarnings("ignore")
+    logging.getLogger("lightning").setLevel(logging.ERROR)
+    cfg = tiny_config(tiny_store, **{"model.background": "oi_eo", "data.val_subset": 8, "sampling.ensemble_size": 2,
+                                     "training.limit_val_batches": None})
+    torch.manual_seed(0)
+    system = build_system("pixel", cfg, store_meta(cfg))
+    system.fit_background()
+    with torch.no_grad():  # a harmful model: a large random correction, no relation to the error
+        system.denoiser.output[-1].weight.normal_(0.0, 2.0)
+        system.ema.model.load_state_dict(system.denoiser.state_dict())
+    raw = system.eval().sample(batch, k=2, seed=1)
+    assert not bool(system.calibration.fitted) and torch.equal(raw, system.sample_raw(batch, k=2, seed=1)[0])
+    trainer = pl.Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.validate(system, make_loaders(cfg)[1])
+    assert bool(system.calibration.fitted) and float(system.calibration.gain.max()) < 0.3
+    background = system.compute_background(batch, batch["x"], batch["x_valid_mask"])
+    calibrated = system.sample(batch, k=2, seed=1).mean(0)
+    assert (calibrated - background).abs().mean() < 0.3 * (raw.mean(0) - background).abs().mean()
+    trainer.save_checkpoint(tmp_path / "cal.ckpt")
+    assert torch.equal(load_system(tmp_path / "cal.ckpt").calibration.gain, system.calibration.gain)
+    again = PixelDiffusionSystem.from_export(system.cfg, system.normalization, system.depth, system.export_state())
+    assert torch.equal(again.sample(batch, k=2, seed=1), system.sample(batch, k=2, seed=1))
+    off = PixelDiffusionSystem.from_export(replace_dotted(system.cfg, {"sampling.calibration": "off"}),
+                                           system.normalization, system.depth, system.export_state())
+    assert torch.equal(off.sample(batch, k=2, seed=1), raw)

@@ -96,7 +96,8 @@ def test_checkpoint_loads_with_weights_only_and_predicts_identically(trained):
 def test_export_round_trip(trained):
     system, _, _, _, _, val_loader = trained
     state = system.export_state()
-    assert state and all(k.startswith("denoiser.") for k in state)
+    assert state and all(k.startswith(("denoiser.", "calibration.")) for k in state)
+    assert {"calibration.gain", "calibration.inflation", "calibration.fitted"} <= set(state)
     again = PixelDiffusionSystem.from_export(system.cfg, system.normalization, system.depth, state)
     batch = next(iter(val_loader))
     assert torch.equal(again.predict(batch), system.eval().predict(batch))
