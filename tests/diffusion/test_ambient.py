@@ -102,3 +102,19 @@ def test_argo_only_samples_take_the_observations_as_support():
     inputs = ambient_inputs(torch.randn_like(A), A, Y, A, mask_noisy_branch=True)
     assert torch.equal(inputs.loss_mask[0], A[0] * Y[0])
     assert torch.equal(inputs.loss_mask[1], A[1])
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "per-entry"])
+@pytest.mark.parametrize("delta", [0.1, 0.25, 0.6])
+def test_the_drop_rate_matches_delta_statistically(shared, delta):
+    """Without the min_kept floor the share of observed units dropped is δ within 4 binomial sigmas."""
+    g = torch.Generator().manual_seed(11)
+    A = (torch.rand(64, 6, 24, 24, generator=g) < 0.3).float()
+    if shared:
+        A = A[:, :1].expand(-1, 6, -1, -1).contiguous()
+    At = further_mask(A, delta, 0, shared, torch.Generator().manual_seed(12))
+    units = A[:, 0] if shared else A  # columns when shared (one draw per column), entries otherwise
+    dropped = units - (At[:, 0] if shared else At)
+    n = float(units.sum())
+    rate = float(dropped.sum()) / n
+    assert abs(rate - delta) < 4 * (delta * (1 - delta) / n) ** 0.5
