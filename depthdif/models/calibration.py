@@ -107,12 +107,10 @@ class CalibrationStats:
         scale = self.depth_std.to(members.device).reshape(1, -1, 1, 1)
         mask = withheld.to(torch.float64)
         mean = members.mean(dim=0).to(torch.float64)
-        base = mean if background is None else background.to(torch.float64)
+        base = mean if background is None else background.to(torch.float64)  # no background: f = the error, p = 0
         f, p = (truth.to(torch.float64) - base) * scale, (mean - base) * scale
         variance = (members.to(torch.float64).var(dim=0, correction=1) if members.shape[0] > 1
                     else torch.zeros_like(mean)) * scale**2
-        if background is None:
-            f = truth.to(torch.float64) * scale - mean * scale  # the error of the mean itself
         per_level = {"fb": f * p, "bb": p * p, "ff": f * f, "var": variance, "n": torch.ones_like(f)}
         for key, value in per_level.items():
             self.sums[key] += (value * mask).sum(dim=(0, 2, 3)).cpu()
