@@ -187,6 +187,8 @@ class TrainingConfig:
     lr: float = bounded(2e-4, 0.0, lo_open=True)
     weight_decay: float = bounded(0.0, 0.0)
     lr_schedule: Literal["constant", "cosine"] = "cosine"
+    # Random flips and quarter turns of each training batch (train/augment.py); none: as read.
+    augment: Literal["none", "dihedral"] = "none"
     warmup_steps: int = bounded(0, 0)
     grad_clip: float | None = bounded(1.0, 0.0, lo_open=True)
     max_epochs: int = bounded(10, 1)

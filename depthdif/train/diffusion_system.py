@@ -61,6 +61,7 @@ from depthdif.models.background import Background
 from depthdif.models.calibration import Calibration, CalibrationStats, band_of_level
 from depthdif.models.condition import build_condition, condition_channels
 from depthdif.models.unet import UNet
+from depthdif.train.augment import dihedral
 from depthdif.train.background_residual import BackgroundResidual
 from depthdif.train.epoch_means import EpochMeans, last_step_of_epoch
 from depthdif.train.optim_step import adamw, clip_step
@@ -201,6 +202,8 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
 
     # --- Lightning steps --------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        if self.cfg.training.augment == "dihedral":
+            batch = dihedral(batch)
         loss, fractions = self.compute_loss(batch, self.denoiser, None)
         size = batch["x"].shape[0]
         if self.cfg.training.fused_step:  # the same epoch means, logged once per epoch (epoch_means.py)
