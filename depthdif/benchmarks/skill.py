@@ -96,10 +96,12 @@ class Variant:
     twins: dict = field(default_factory=dict)  # row name -> sampling overrides
     system: type | None = None  # a class to build instead of the kind's (the regression reference)
 
-    def build(self, cfg: ExperimentConfig):
+    def build(self, cfg: ExperimentConfig) -> pl.LightningModule:
+        """A fresh, untrained system of this row for `cfg`'s store."""
         meta = store_meta(cfg)
-        return build_system(self.kind, cfg, meta) if self.system is None else self.system(cfg, meta.normalization,
-                                                                                           meta.depth)
+        if self.system is None:
+            return build_system(self.kind, cfg, meta)
+        return self.system(cfg, meta.normalization, meta.depth)
 
 
 AMBIENT = {"model.ambient_occlusion.enabled": True, "model.ambient_occlusion.further_drop_prob": 0.25}
