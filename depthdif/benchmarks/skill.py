@@ -11,8 +11,8 @@ compare rows within one run only: on a 2-vCPU VM a second busy process raised a 
 about 3x (1500 steps: 14.3 CPU-minutes instead of 4.7), and the same 4.5-minute budget bought
 1482 steps (pixel standard + oi_eo) in one idle run, 688 in another a day later. Then every
 method, baselines included, is scored by `compare_methods` on the same test windows with the
-same withheld profiles. Rows: the baselines; "background only" (an untrained background-residual model, whose zero-initialised network
-returns its OI+EO background exactly); pixel diffusion with the standard objective, with the
+same withheld profiles. Rows: the baselines; "background only" (an untrained background-residual
+model, whose zero-initialised network returns its OI+EO background exactly); pixel diffusion with the standard objective, with the
 ambient objective (sampled `dense` and `fixed_mask`), and latent diffusion, each without and with
 the OI+EO background; and the reference, issue 10's deterministic residual UNet
 (residual_regression.py), to tell what diffusion costs or gains over plain regression. The
