@@ -4,18 +4,18 @@
     python -m depthdif.benchmarks.skill --quick              # a smoke run (~3 CPU-minutes)
     python -m depthdif.benchmarks.skill --only "pixel standard + oi_eo" --budget 120 --no-write
 
-One *case* is a store whose test split is a spatially disjoint area (never seen in training, at
-any time). Every diffusion model trains for the same CPU budget (this process's CPU time with one
+One *case* is a store whose test split is a spatially disjoint area (never seen in training, at any
+time). Every diffusion model trains for the same CPU budget (this process's CPU time with one
 intra-op thread; the step count each budget buys is printed). Run it on an idle machine, and
 compare rows within one run only: on a 2-vCPU VM a second busy process raised a step's CPU time
-about 3x (1500 steps: 14.3 CPU-minutes instead of 4.7), and the same 4.5-minute budget bought
-1482 steps (pixel standard + oi_eo) in one idle run, 688 in another a day later. Then every
-method, baselines included, is scored by `compare_methods` on the same test windows with the
-same withheld profiles. Rows: the baselines; "background only" (an untrained background-residual
-model, whose zero-initialised network returns its OI+EO background exactly); pixel diffusion with the standard objective, with the
-ambient objective (sampled `dense` and `fixed_mask`), and latent diffusion, each without and with
-the OI+EO background; and the reference, issue 10's deterministic residual UNet
-(residual_regression.py), to tell what diffusion costs or gains over plain regression. The
+about 3x (1500 steps: 14.3 CPU-minutes instead of 4.7), and the same 4.5-minute budget bought 1482
+steps (pixel standard + oi_eo) in one idle run, 688 in another a day later. Then every method,
+baselines included, is scored by `compare_methods` on the same test windows with the same withheld
+profiles. Rows: the baselines; "background only" (an untrained background-residual model, whose
+zero-initialised network returns its OI+EO background exactly); pixel diffusion with the standard
+objective, with the ambient objective (sampled `dense` and `fixed_mask`), and latent diffusion,
+each without and with the OI+EO background; and the reference, issue 10's deterministic residual
+UNet (residual_regression.py), to tell what diffusion costs or gains over plain regression. The
 surface table checks that the SST reaches the top levels.
 Cases are a parameter (`--case`, benchmarks/skill_cases.py): `synthetic` (section `skill`), `argo`
 (real Argo alone, no EO; section `skill_argo`) and `osse` (floats over a real ROMS field; section
