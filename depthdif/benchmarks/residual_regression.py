@@ -33,9 +33,7 @@ class ResidualRegression(PixelDiffusionSystem):
     @torch.no_grad()
     def sample_raw(self, batch: dict, k: int | None = None, seed: int | None = None) -> tuple[Tensor, Tensor | None]:
         k = self.cfg.sampling.ensemble_size if k is None else k
-        x, A = batch["x"], batch["x_valid_mask"]
-        background = self.compute_background(batch, x, A)
-        cond = self.condition(batch, x, A, background)
+        background, cond = self.inference_inputs(batch)
         z = self.regress(self.inference_denoiser(), cond, self.model_space_shape(batch))
         field = self.decode_samples(batch, z, background)
         return field.unsqueeze(0).expand(k, *field.shape).contiguous(), background

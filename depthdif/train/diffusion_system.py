@@ -310,8 +310,7 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
         k = self.cfg.sampling.ensemble_size if k is None else k
         seed = self.cfg.sampling.seed if seed is None else seed
         x, A = batch["x"], batch["x_valid_mask"]
-        background = self.compute_background(batch, x, A)
-        cond = self.condition(batch, x, A, background)
+        background, cond = self.inference_inputs(batch)
         noisy_mask = self._fixed_noisy_mask(A, seed)
         net = self.inference_denoiser()
 
@@ -323,6 +322,12 @@ class DiffusionSystem(BackgroundResidual, pl.LightningModule):
                             k, seed, device=x.device, dtype=x.dtype)
         fields = self.decode_samples(batch, z.reshape(k * shape[0], *shape[1:]), background)
         return fields.reshape(k, shape[0], *fields.shape[1:]), background
+
+    def inference_inputs(self, batch: dict) -> tuple[Tensor | None, Tensor]:
+        """(background, condition) from the full input (x, A, EO): what every sampler conditions on."""
+        x, A = batch["x"], batch["x_valid_mask"]
+        background = self.compute_background(batch, x, A)
+        return background, self.condition(batch, x, A, background)
 
     def _fixed_noisy_mask(self, A: Tensor, seed: int) -> Tensor | None:
         amb = self.cfg.model.ambient_occlusion
