@@ -1,13 +1,15 @@
 """Benchmark: does the tuned model beat OI on the EO-regression background? (BENCHMARKS.md "skill")
 
-    python -m depthdif.benchmarks.skill                      # the synthetic case, ~45 CPU-minutes
+    python -m depthdif.benchmarks.skill                      # the synthetic case, CPU budget per model
+    python -m depthdif.benchmarks.skill --steps 1500         # fixed steps per model (BENCHMARKS.md)
     python -m depthdif.benchmarks.skill --quick              # a smoke run (~3 CPU-minutes)
     python -m depthdif.benchmarks.skill --only "pixel standard + oi_eo" --budget 120 --no-write
 
 One *case* is a store whose test split is a spatially disjoint area (never seen in training, at any
 time). Every diffusion model trains for the same CPU budget (this process's CPU time with one
-intra-op thread; the step count each budget buys is printed). Run it on an idle machine, and
-compare rows within one run only: on a 2-vCPU VM a second busy process raised a step's CPU time
+intra-op thread; the step count each budget buys is printed), or for a fixed number of optimizer
+steps (`--steps`), which a busy machine slows but cannot change. Run a budget on an idle machine,
+and compare rows within one run only: on a 2-vCPU VM a second busy process raised a step's CPU time
 about 3x (1500 steps: 14.3 CPU-minutes instead of 4.7), and the same 4.5-minute budget bought 1482
 steps (pixel standard + oi_eo) in one idle run, 688 in another a day later. Then every method,
 baselines included, is scored by `compare_methods` on the same test windows with the same withheld
@@ -60,6 +62,7 @@ class Settings:
     """Budgets of one run (`--quick` shrinks them)."""
 
     budget_s: float = 270.0  # training CPU seconds per diffusion model
+    steps: int | None = None  # fixed optimizer steps per model instead (`--steps`: immune to load)
     ae_budget_s: float = 60.0  # the latent models' autoencoder (counted separately)
     members: int = 4  # ensemble members scored (RMSE of their mean, spread, CRPS)
     ddim_steps: int = 10
@@ -184,7 +187,7 @@ def train_variant(variant: Variant, base: ExperimentConfig, settings: Settings) 
     cfg = replace_dotted(base, variant.overrides)
     loader, _ = make_loaders(cfg, kind=variant.kind)
     torch.manual_seed(0)
-    steps = max(10, int(settings.budget_s / step_seconds(variant.build(cfg), loader)))
+    steps = settings.steps or max(10, int(settings.budget_s / step_seconds(variant.build(cfg), loader)))
     torch.manual_seed(0)
     system = variant.build(cfg)
     _, seconds = fit_steps(system, loader, steps)
@@ -281,11 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = benchmark_parser(__doc__, "a small store and budgets (~3 CPU-minutes)")
     parser.add_argument("--case", default="synthetic", choices=sorted(CASES))
     parser.add_argument("--budget", type=float, help="training CPU seconds per diffusion model")
+    parser.add_argument("--steps", type=int, help="fixed optimizer steps per diffusion model (not a CPU budget)")
     parser.add_argument("--only", help="comma list of model rows to train (default: all)")
     args = parser.parse_args(argv)
     settings = Settings.quick() if args.quick else Settings()
     if args.budget:
         settings.budget_s = args.budget
+    settings.steps = args.steps
     only = [name.strip() for name in args.only.split(",")] if args.only else None
     section = SECTION if args.case == "synthetic" else f"{SECTION}_{args.case}"
     publish(section, run(args.case, settings, args.quick, only), write=not args.no_write and not only)

@@ -103,7 +103,11 @@ def render(case: Case, settings: Settings, result, info: dict, quick: bool) -> s
     ae = info.get("autoencoder")
     ae_text = (f" The latent rows' band-only autoencoder trained {ae['steps']} steps "
                f"({ae['train CPU-min']:.1f} CPU-min, not counted in their budget).") if ae else ""
-    command = f"python -m depthdif.benchmarks.skill --case {case.name}{' --quick' if quick else ''}"
+    command = (f"python -m depthdif.benchmarks.skill --case {case.name}{' --quick' if quick else ''}"
+               f"{f' --steps {settings.steps}' if settings.steps else ''}")
+    budget = (f"{settings.steps} optimizer steps (batch 16) per diffusion model, fixed" if settings.steps else
+              f"{settings.budget_s / 60:.1f} CPU-minutes of training per diffusion model (steps of batch 16 it "
+              "bought in the table)")
     surface = (["Surface levels (full field vs the dense truth; Argo rarely reaches them, the SST does):", "",
                 _markdown(surface_table(result)), ""] if case.has_target else [])
     return "\n".join([
@@ -112,8 +116,7 @@ def render(case: Case, settings: Settings, result, info: dict, quick: bool) -> s
         f"`{command}` - {machine_line()}, 1 torch thread",
         "",
         f"Case `{case.name}`: {case.description}. Scored on the {result.n_patches} test windows: "
-        f"{result.withheld_text()}; RMSE in °C, levels ≤ 2000 m pooled. Budget: {settings.budget_s / 60:.1f} "
-        "CPU-minutes of training per diffusion model (steps of batch 16 it bought in the table); scored as the "
+        f"{result.withheld_text()}; RMSE in °C, levels ≤ 2000 m pooled. Budget: {budget}; scored as the "
         f"mean of {settings.members} DDIM ({settings.ddim_steps} steps) members, EMA weights. Recipe: "
         f"{recipe_text(quick)}; `+ {BAR}` rows diffuse the residual from the OI+EO background "
         f"(`model.background: {BAR}`, built from exactly the model's input; 20 % of profiles hidden from it per "

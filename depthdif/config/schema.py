@@ -91,6 +91,10 @@ class ConditionConfig:
 
     include_eo: bool = True
     include_land_mask: bool = True
+    # With a background: `innovation` feeds the profiles as (x - b)·A; `window` also feeds the EO and
+    # the background minus their window means, so absolute values cannot name the place trained on
+    # (README "background-residual models" has the figures). Default none: saved runs predate it.
+    anomalies: Literal["none", "innovation", "window"] = "none"
 
 
 BackgroundKind = Literal["none", "climatology", "eo_regression", "oi", "oi_eo"]
@@ -120,6 +124,11 @@ class ModelConfig:
     # stays at the background. `shallowest_observed` carries that level's residual (°C) up to
     # them, as a mixed layer would (BENCHMARKS.md "skill" measures both); `background` does not.
     unobserved_top_levels: Literal["shallowest_observed", "background"] = "shallowest_observed"
+
+    def check(self) -> None:
+        if self.condition.anomalies != "none" and self.background == "none":
+            raise ValueError(f"model.condition.anomalies: {self.condition.anomalies!r} are departures from the "
+                             "background; set model.background (e.g. oi_eo) or anomalies: none")
 
 
 @dataclass

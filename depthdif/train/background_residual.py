@@ -28,9 +28,16 @@ class BackgroundResidual:
 
     def condition(self, batch: dict, x: Tensor, obs_mask: Tensor, background: Tensor | None) -> Tensor:
         """`build_condition`, plus the background (average-pooled to the model grid) when there is one."""
-        cond = self.build_condition(batch, x, obs_mask)
         if background is None:
-            return cond
+            return self.build_condition(batch, x, obs_mask)
+        mode = self.cfg.model.condition.anomalies
+        if mode != "none":
+            x = x - background
+        if mode == "window":
+            ocean = 1.0 - batch["land_mask"].to(background.dtype)
+            batch = {**batch, "eo": batch["eo"] - _window_mean(batch["eo"], batch["eo_valid_mask"])}
+            background = background - _window_mean(background, ocean.expand_as(background))
+        cond = self.build_condition(batch, x, obs_mask)
         if background.shape[-2:] != cond.shape[-2:]:
             background = F.adaptive_avg_pool2d(background, cond.shape[-2:])
         return torch.cat([cond, background.to(cond.dtype)], dim=1)
@@ -85,3 +92,8 @@ class BackgroundResidual:
     def on_validation_start(self) -> None:
         self._ensure_background()
 
+
+def _window_mean(field: Tensor, mask: Tensor) -> Tensor:
+    """Per-window, per-channel mean over `mask` (B, C, 1, 1); zero where a window has none."""
+    mask = mask.to(field.dtype)
+    return (field * mask).sum((-2, -1), keepdim=True) / mask.sum((-2, -1), keepdim=True).clamp_min(1.0)

@@ -95,3 +95,11 @@ def test_bad_yaml_and_missing_file(tmp_path):
     top_list = write(tmp_path, [1, 2], "list.yaml")
     with pytest.raises(ConfigError, match="mapping"):
         read_yaml(top_list)
+
+
+def test_condition_anomalies_need_a_background():
+    with pytest.raises(ConfigError, match="model.background"):
+        load(ExperimentConfig, None, ["model.condition.anomalies=window"])
+    cfg = load(ExperimentConfig, None, ["model.condition.anomalies=window", "model.background=oi_eo"])
+    assert cfg.model.condition.anomalies == "window"
+    assert load(ExperimentConfig, None, None).model.condition.anomalies == "none"  # saved runs predate it

@@ -38,8 +38,11 @@ def batch(tiny_store):
     return next(iter(train_loader))
 
 
-@pytest.mark.parametrize("sampler,objective", [("ddim", {}), ("ddpm", {}), ("ddim", AMBIENT)],
-                         ids=["ddim", "ddpm", "ambient-ddim"])
+WINDOW = {"model.condition.anomalies": "window"}
+
+
+@pytest.mark.parametrize("sampler,objective", [("ddim", {}), ("ddpm", {}), ("ddim", AMBIENT), ("ddim", WINDOW)],
+                         ids=["ddim", "ddpm", "ambient-ddim", "window-anomalies"])
 def test_a_zero_denoiser_reproduces_the_background_exactly(tiny_store, batch, sampler, objective):
     """Zero-initialised output, x0 parameterization: the samples are the background, bit for bit."""
     system = fitted_system(tiny_store, **{"sampling.sampler": sampler, "sampling.eta": 1.0, **objective})
@@ -83,13 +86,32 @@ def test_background_and_condition_see_only_the_kept_profiles(tiny_store, batch, 
         assert not torch.equal(target, target2)
 
 
-def test_a_withheld_profile_cannot_influence_the_prediction(tiny_store, batch):
-    system = fitted_system(tiny_store, **{"model.unet.zero_init_output": False})
+@pytest.mark.parametrize("anomalies", ["none", "window"])
+def test_a_withheld_profile_cannot_influence_the_prediction(tiny_store, batch, anomalies):
+    system = fitted_system(tiny_store, **{"model.unet.zero_init_output": False, "model.condition.anomalies": anomalies})
     held_in, withheld = withhold_profiles(batch, 0.5, 1)
     assert withheld.sum() > 0
     poked = dict(held_in, x=held_in["x"] + 50.0 * (1 - held_in["x_valid_mask"]))  # garbage where unseen
     assert torch.equal(system.sample(poked, k=1, seed=0), system.sample(held_in, k=1, seed=0))
     assert not torch.equal(system.sample(batch, k=1, seed=0), system.sample(held_in, k=1, seed=0))
+
+
+def test_window_anomalies_cannot_tell_where_the_same_water_lies(tiny_store, batch):
+    """Shift a window's EO by c and its profiles by the regression's slope times c (the same water,
+    warmer place): the `window` condition is unchanged, the absolute one is not; the x channels are
+    the innovations (x - b)·A."""
+    window, absolute = fitted_system(tiny_store, **WINDOW), fitted_system(tiny_store)
+    ocean = dict(batch, eo_valid_mask=torch.ones_like(batch["eo_valid_mask"]),
+                 land_mask=torch.zeros_like(batch["land_mask"]))
+    slope = window.background.eo_coefficients[:, 1].to(batch["x"]).reshape(1, -1, 1, 1)
+    shifted = dict(ocean, eo=ocean["eo"] + 0.7, x=ocean["x"] + 0.7 * slope * ocean["x_valid_mask"])
+    background, cond = window.inference_inputs(ocean)
+    _, cond_shifted = window.inference_inputs(shifted)
+    torch.testing.assert_close(cond_shifted, cond, atol=1e-4, rtol=0)
+    assert not torch.allclose(absolute.inference_inputs(shifted)[1], absolute.inference_inputs(ocean)[1])
+    d, A = window.n_levels, ocean["x_valid_mask"]
+    torch.testing.assert_close(cond[:, :d], (ocean["x"] - background) * A)
+    assert cond[:, :d].abs().sum() > 0
 
 
 def test_exports_and_checkpoints_carry_the_fitted_background(tiny_store, batch, tmp_path):
