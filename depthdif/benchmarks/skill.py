@@ -290,6 +290,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.quick() if args.quick else Settings()
     if args.budget:
         settings.budget_s = args.budget
+    if args.steps is not None and args.steps < 1:
+        parser.error(f"--steps must be a positive number of optimizer steps, got {args.steps}")
     settings.steps = args.steps
     only = [name.strip() for name in args.only.split(",")] if args.only else None
     section = SECTION if args.case == "synthetic" else f"{SECTION}_{args.case}"

@@ -27,7 +27,8 @@ class BackgroundResidual:
         return self.background(x, obs_mask, batch["eo"], batch["eo_valid_mask"])
 
     def condition(self, batch: dict, x: Tensor, obs_mask: Tensor, background: Tensor | None) -> Tensor:
-        """`build_condition`, plus the background (average-pooled to the model grid) when there is one."""
+        """`build_condition`, plus the background (average-pooled to the model grid) when there is one;
+        `model.condition.anomalies` turns the inputs into departures from it (README)."""
         if background is None:
             return self.build_condition(batch, x, obs_mask)
         mode = self.cfg.model.condition.anomalies
